@@ -1,0 +1,145 @@
+"""A data loader for data sets that fit in memory: whole-batch indexing, normalisation and
+augmentation on the training device, no per-image Python work (after airbench's CifarLoader)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import Tensor
+
+#: A batch-level augmentation: (float batch N,C,H,W, generator) -> batch of the same shape.
+BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
+
+
+class TensorLoader:
+    """Serve ``(images, labels)`` batches from uint8 image tensors kept on one device.
+
+    Each epoch draws one permutation (when ``shuffle``), gathers a whole batch with one
+    indexing op, converts it to float, normalises it with ``mean``/``std`` (per channel,
+    in 0..1 units) and applies ``augment`` (training only) and ``transform`` (always) to the
+    whole batch. Iterating twice gives two different orders; the same ``seed`` gives the
+    same sequence of orders.
+    """
+
+    def __init__(
+        self,
+        images: Tensor,
+        labels: Tensor,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        mean: Sequence[float] | None = None,
+        std: Sequence[float] | None = None,
+        augment: BatchTransform | None = None,
+        transform: Callable[[Tensor], Tensor] | None = None,
+        drop_last: bool = False,
+        channels_last: bool = False,
+        seed: int | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(
+                f"images must be a uint8 tensor of shape (N, C, H, W), got {images.dtype} "
+                f"{tuple(images.shape)}"
+            )
+        if labels.shape != (images.shape[0],):
+            raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        self.device = torch.device(device) if device is not None else images.device
+        self.images = images.to(self.device)
+        self.labels = labels.to(self.device, torch.long)
+        self.batch_size = batch_size
+        self.shuffle, self.drop_last, self.channels_last = shuffle, drop_last, channels_last
+        self.augment, self.transform = augment, transform
+        channels = images.shape[1]
+        mean = torch.as_tensor(mean if mean is not None else [0.0] * channels, dtype=torch.float32)
+        std = torch.as_tensor(std if std is not None else [1.0] * channels, dtype=torch.float32)
+        if mean.numel() != channels or std.numel() != channels:
+            raise ValueError(f"mean and std need {channels} values (one per channel)")
+        # x_normalised = (u8 / 255 - mean) / std = u8 * scale + shift, one fused op per batch
+        self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())
+        self._scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(self.device)
+        self._shift = (-mean / std).view(1, -1, 1, 1).to(self.device)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, (1,)).item())  # follows torch.manual_seed
+        self.generator = torch.Generator().manual_seed(seed)
+        self.aug_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
+
+    def __len__(self) -> int:
+        n = self.images.shape[0]
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        return self.images.shape[0]
+
+    def normalize(self, images_u8: Tensor) -> Tensor:
+        """uint8 batch -> normalised float32 batch (same device)."""
+        return torch.addcmul(self._shift, images_u8.float(), self._scale)
+
+    def denormalize(self, images: Tensor) -> Tensor:
+        """Undo :meth:`normalize`, giving floats in 0..1."""
+        return (images - self._shift.to(images.device)) / (self._scale.to(images.device) * 255.0)
+
+    def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        n = self.images.shape[0]
+        if self.shuffle:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+        else:
+            order = None
+        for b in range(len(self)):
+            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
+            if order is None:
+                x, y = self.images[lo:hi], self.labels[lo:hi]
+            else:
+                idx = order[lo:hi]
+                x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
+            x = self.normalize(x)
+            if self.augment is not None:
+                x = self.augment(x, self.aug_generator)
+            if self.transform is not None:
+                x = self.transform(x)
+            if self.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield x, y
+
+
+@dataclass
+class ImageData:
+    """One split of an image data set, held as tensors: ``images`` uint8 (N, C, H, W), ``labels``."""
+
+    images: Tensor
+    labels: Tensor
+    classes: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    name: str = ""
+    standin: bool = False  #: True when the images are generated, not the real data set
+    extra: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def to(self, device: torch.device | str) -> "ImageData":
+        """The same split with its tensors on ``device``."""
+        return ImageData(self.images.to(device), self.labels.to(device), self.classes, self.mean,
+                         self.std, self.name, self.standin, self.extra)
+
+    def subset(self, n: int, seed: int = 0) -> "ImageData":
+        """A random (fixed by ``seed``) subset of ``n`` examples, for smoke runs."""
+        if n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        idx = idx.sort().values.to(self.images.device)
+        return ImageData(self.images[idx], self.labels[idx], self.classes, self.mean, self.std,
+                         self.name, self.standin, self.extra)
+
+    def loader(self, batch_size: int, **kwargs) -> TensorLoader:
+        """A :class:`TensorLoader` over this split, normalised with its own mean/std."""
+        kwargs.setdefault("mean", self.mean)
+        kwargs.setdefault("std", self.std)
+        return TensorLoader(self.images, self.labels, batch_size, **kwargs)

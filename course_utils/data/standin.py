@@ -1,0 +1,46 @@
+"""Generated stand-in data for smoke runs on machines without the real data set.
+
+Never used silently: :func:`announce` prints one loud line, and the returned
+:class:`~course_utils.data.loader.ImageData` has ``standin=True``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import torch
+
+from course_utils.data.loader import ImageData
+
+
+def announce(dataset: str, reason: str) -> None:
+    """Print the one loud line that says the data is generated, not real."""
+    print(
+        f"!!! STAND-IN DATA: {dataset} not found ({reason}); smoke mode uses GENERATED images "
+        f"with the same shapes and classes. The numbers below say nothing about {dataset}. !!!",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def make_standin(
+    dataset: str,
+    n: int,
+    shape: tuple[int, int, int],
+    classes: list[str],
+    mean: tuple[float, ...],
+    std: tuple[float, ...],
+    seed: int = 0,
+) -> ImageData:
+    """``n`` uint8 images of ``shape`` (C, H, W): a smooth random template per class plus noise,
+    so a model can learn something from them in a smoke run."""
+    g = torch.Generator().manual_seed(seed)
+    c, h, w = shape
+    coarse = torch.rand(len(classes), c, max(h // 4, 1), max(w // 4, 1), generator=g)
+    templates = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear")
+    labels = torch.arange(n) % len(classes)
+    labels = labels[torch.randperm(n, generator=g)]
+    noise = torch.rand(n, c, h, w, generator=g)
+    images = (0.6 * templates[labels] + 0.4 * noise).mul(255).round().to(torch.uint8)
+    return ImageData(images, labels, list(classes), mean, std, name=f"{dataset} (stand-in)",
+                     standin=True)

@@ -1,0 +1,126 @@
+"""Training and evaluation loops that work for any classifier and any iterable of batches."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from course_utils.runtime import synchronize
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+History = dict[str, list]
+
+
+def _autocast(device: torch.device, amp: bool):
+    if amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable[tuple[Tensor, Tensor]],
+    loss_fn: LossFn = F.cross_entropy,
+    device: torch.device | str | None = None,
+    amp: bool = False,
+) -> dict[str, float]:
+    """Mean loss and accuracy of ``model`` over ``loader`` (model put in eval mode, then back)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    n = 0
+    with _autocast(device, amp):
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            logits = model(x)
+            loss_sum += loss_fn(logits.float(), y) * y.shape[0]
+            correct += (logits.argmax(1) == y).sum()
+            n += y.shape[0]
+    model.train(was_training)
+    if n == 0:
+        raise ValueError("evaluate() got an empty loader")
+    return {"loss": loss_sum.item() / n, "acc": correct.item() / n, "n": n}
+
+
+def fit(
+    model: nn.Module,
+    train_loader: Iterable[tuple[Tensor, Tensor]],
+    optimizer: torch.optim.Optimizer,
+    epochs: int = 1,
+    *,
+    loss_fn: LossFn = F.cross_entropy,
+    test_loader: Iterable[tuple[Tensor, Tensor]] | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    device: torch.device | str | None = None,
+    amp: bool = False,
+    progress: bool = True,
+    desc: str = "train",
+) -> History:
+    """Train ``model`` for ``epochs`` and return its history.
+
+    The history holds per-epoch lists (``epoch``, ``train_loss``, ``train_acc``, ``test_loss``,
+    ``test_acc``, ``seconds`` of training, ``eval_seconds``) and per-step lists (``step_loss``,
+    ``step_acc``). ``scheduler`` is stepped after every batch (e.g. ``OneCycleLR``). ``amp``
+    uses bfloat16 autocast on CUDA and is ignored elsewhere. Per-step numbers stay on the
+    device until the epoch ends, so the loop never waits for the GPU.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    history: History = {k: [] for k in (
+        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds",
+        "step_loss", "step_acc")}
+    total = len(train_loader) if hasattr(train_loader, "__len__") else None
+    for epoch in range(1, epochs + 1):
+        model.train()
+        synchronize(device)
+        start = time.perf_counter()
+        losses: list[Tensor] = []
+        corrects: list[Tensor] = []
+        sizes: list[int] = []
+        bar = tqdm(train_loader, total=total, desc=f"{desc} {epoch}/{epochs}", disable=not progress,
+                   leave=False, mininterval=0.5)
+        for x, y in bar:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with _autocast(device, amp):
+                logits = model(x)
+                loss = loss_fn(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            losses.append(loss.detach())
+            corrects.append((logits.detach().argmax(1) == y).sum())
+            sizes.append(y.shape[0])
+        synchronize(device)
+        seconds = time.perf_counter() - start
+        step_loss = torch.stack(losses).float().cpu()
+        step_correct = torch.stack(corrects).cpu()
+        size = torch.tensor(sizes)
+        history["epoch"].append(epoch)
+        history["step_loss"] += step_loss.tolist()
+        history["step_acc"] += (step_correct / size).tolist()
+        history["train_loss"].append(float((step_loss * size).sum() / size.sum()))
+        history["train_acc"].append(float(step_correct.sum() / size.sum()))
+        history["seconds"].append(seconds)
+        if test_loader is not None:
+            start = time.perf_counter()
+            result = evaluate(model, test_loader, loss_fn, device, amp)
+            history["eval_seconds"].append(time.perf_counter() - start)
+            history["test_loss"].append(result["loss"])
+            history["test_acc"].append(result["acc"])
+        if progress:
+            line = (f"{desc} epoch {epoch}/{epochs}: train loss {history['train_loss'][-1]:.4f} "
+                    f"acc {history['train_acc'][-1]:.4f}")
+            if test_loader is not None:
+                line += f", test loss {history['test_loss'][-1]:.4f} acc {history['test_acc'][-1]:.4f}"
+            bar.write(line + f" ({seconds:.1f} s)")
+    return history

@@ -1,0 +1,90 @@
+import pytest
+import torch
+from torch import nn
+
+from course_utils.data.loader import TensorLoader
+from course_utils.models import count_parameters
+from course_utils.models.mnist import CNN, FC2Layer
+from course_utils.optim import make_sgd
+from course_utils.runtime import set_seed
+from course_utils.training import evaluate, fit
+
+
+def test_equal_parameter_budgets():
+    assert count_parameters(FC2Layer(n_hidden=8)) == 6_442
+    assert count_parameters(CNN(n_feature=6)) == 6_422
+
+
+def test_count_trainable_only():
+    model = FC2Layer()
+    model.net[1].requires_grad_(False)
+    assert count_parameters(model, trainable_only=True) == 6_442 - (784 * 8 + 8)
+
+
+@pytest.mark.parametrize("model", [FC2Layer(), CNN()])
+def test_output_shape(model):
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_wrong_image_size_is_named():
+    with pytest.raises(ValueError, match=r"CNN expects images of shape \(N, 1, 28, 28\)"):
+        CNN()(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="784 pixels"):
+        FC2Layer()(torch.zeros(2, 3, 28, 28))
+
+
+def toy_problem(n=512, seed=0):
+    """Two classes told apart by the brightness of the left half of an 8x8 image."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    images = torch.randint(0, 100, (n, 1, 8, 8), generator=g, dtype=torch.uint8)
+    images[labels == 1, :, :, :4] += 120
+    return images, labels
+
+
+def test_fit_learns_and_returns_history():
+    set_seed(0)
+    images, labels = toy_problem()
+    train = TensorLoader(images, labels, 32, shuffle=True, mean=[0.3], std=[0.25], seed=0)
+    test_images, test_labels = toy_problem(seed=1)
+    test = TensorLoader(test_images, test_labels, 128, mean=[0.3], std=[0.25])
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 2))
+    before = evaluate(model, test)
+    history = fit(model, train, make_sgd(model.parameters(), lr=0.05, momentum=0.9), 3,
+                  test_loader=test, progress=False)
+    assert history["epoch"] == [1, 2, 3]
+    assert len(history["step_loss"]) == len(history["step_acc"]) == 3 * len(train)
+    assert len(history["test_acc"]) == len(history["seconds"]) == 3
+    assert history["test_acc"][-1] > 0.95 > before["acc"]
+    assert history["train_loss"][-1] < history["train_loss"][0]
+    assert history["test_acc"][-1] == evaluate(model, test)["acc"]
+    assert model.training  # evaluate restores the mode
+
+
+def test_scheduler_steps_per_batch():
+    images, labels = toy_problem(64)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (step + 1))
+    fit(model, TensorLoader(images, labels, 16), opt, 1, scheduler=sched, progress=False)
+    assert sched.last_epoch == 4
+
+
+def test_evaluate_rejects_empty_loader():
+    with pytest.raises(ValueError, match="empty"):
+        evaluate(nn.Linear(2, 2), [])
+
+
+def test_fused_sgd_matches_plain_sgd():
+    set_seed(0)
+    a = nn.Linear(5, 3)
+    b = nn.Linear(5, 3)
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    for model, opt in [(a, make_sgd(a.parameters(), 0.1, 0.5)),
+                       (b, torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.5))]:
+        for _ in range(3):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    torch.testing.assert_close(a.weight, b.weight)

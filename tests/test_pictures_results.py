@@ -1,0 +1,63 @@
+import json
+
+import matplotlib
+import torch
+
+from course_utils import results
+from course_utils.pictures import bar_chart, plot_curves, save_figure, show_images, to_display
+
+matplotlib.use("Agg")
+
+
+def test_to_display_denormalises():
+    x = torch.full((2, 1, 4, 4), 0.5)
+    out = to_display((x - 0.5) / 0.25, mean=(0.5,), std=(0.25,))
+    assert out.shape == (2, 4, 4, 1) and abs(out.mean() - 0.5) < 1e-6
+    assert to_display(torch.full((1, 3, 2, 2), 255, dtype=torch.uint8)).max() == 1.0
+
+
+def test_show_images_titles_and_grid():
+    fig = show_images(torch.zeros(20, 1, 28, 28, dtype=torch.uint8), [str(i) for i in range(20)], ncols=10)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert len(fig.axes) == 20 and titled == [str(i) for i in range(20)]
+
+
+def test_curves_and_save_figure(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
+    runs = {"a": {"step_loss": [3, 2, 1], "epoch": [1]}, "b": {"step_loss": [2, 1, 0.5], "epoch": [1]}}
+    fig = plot_curves(runs, "step_loss")
+    assert [l.get_label() for l in fig.axes[0].get_lines()] == ["a", "b"]
+    results.start_notebook("99_test")
+    paths = save_figure(fig, "loss", formats=("png", "svg"))
+    assert paths == [tmp_path / "99_test" / "loss.png", tmp_path / "99_test" / "loss.svg"]
+    assert all(p.stat().st_size > 0 for p in paths)
+
+
+def test_bar_chart_with_errors():
+    fig = bar_chart({"FC": {"orig": 0.87, "perm": 0.87}, "CNN": {"orig": 0.94, "perm": 0.81}},
+                    {"FC": {"orig": 0.01, "perm": 0.01}, "CNN": {"orig": 0.01, "perm": 0.02}})
+    assert len(fig.axes[0].patches) == 4
+
+
+def test_record_writes_json_with_context(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_RESULTS", str(tmp_path))
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    results.start_notebook("99_test", "cpu")
+    results.record(acc=0.9)
+    data = results.record(loss=0.1)
+    on_disk = json.loads((tmp_path / "99_test.json").read_text())
+    assert on_disk == data
+    assert data["metrics"] == {"acc": 0.9, "loss": 0.1}
+    assert data["mode"] == "smoke" and data["device"] == "cpu" and data["torch"] == torch.__version__
+    assert data["seconds"] >= 0
+    monkeypatch.setenv("COURSE_SMOKE", "0")  # a full run starts a fresh record
+    assert results.record(acc=0.95)["metrics"] == {"acc": 0.95}
+    assert results.load_results(tmp_path)["99_test"]["mode"] == "full"
+
+
+def test_format_table():
+    text = results.format_table([{"model": "FC", "parameters": 6442, "acc": 0.5},
+                                 {"model": "CNN", "parameters": 6422, "acc": 0.25}])
+    lines = text.splitlines()
+    assert lines[0].split() == ["model", "parameters", "acc"]
+    assert lines[2].split() == ["FC", "6,442", "0.5000"]
