@@ -61,3 +61,12 @@ def test_partly_present_archives_name_only_the_missing(mnist_root):
 def test_archives_are_real_gzip(mnist_root):
     with gzip.open(mnist_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz") as f:
         assert int.from_bytes(f.read(4), "big") == 2049  # IDX magic for labels
+
+
+def test_garbage_archive_is_named_without_real_data(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"<html>not found</html>")  # a bad mirror's page
+    for smoke in (False, True):  # never replaced by a stand-in
+        with pytest.raises(CorruptDataError, match="t10k-images-idx3-ubyte.gz is corrupt"):
+            load_mnist(False, root=tmp_path, smoke=smoke)
