@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, TypeVar
 
 import torch
 
+O = TypeVar("O", bound=torch.optim.Optimizer)
 
-def make_sgd(params: Iterable, lr: float, momentum: float = 0.0, **kwargs) -> torch.optim.SGD:
-    """``torch.optim.SGD`` with the fused implementation (one kernel for all parameters) when
-    the parameters' device supports it, else the default one. Same maths either way."""
+
+def fused_or_plain(cls: type[O], params: Iterable, **kwargs) -> O:
+    """``cls(params, fused=True, **kwargs)`` when the parameters' device supports the fused
+    implementation (one kernel for all parameters), else ``cls(params, **kwargs)``.
+    Same maths either way."""
     params = list(params)
     try:
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, fused=True, **kwargs)
+        return cls(params, fused=True, **kwargs)
     except (RuntimeError, TypeError, ValueError):
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, **kwargs)
+        return cls(params, **kwargs)
+
+
+def make_sgd(params: Iterable, lr: float, momentum: float = 0.0, **kwargs) -> torch.optim.SGD:
+    """SGD, fused where available."""
+    return fused_or_plain(torch.optim.SGD, params, lr=lr, momentum=momentum, **kwargs)
+
+
+def make_adam(params: Iterable, lr: float = 1e-3, **kwargs) -> torch.optim.Adam:
+    """Adam, fused where available."""
+    return fused_or_plain(torch.optim.Adam, params, lr=lr, **kwargs)

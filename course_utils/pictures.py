@@ -126,6 +126,29 @@ def bar_chart(
     return fig
 
 
+def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, title: str = "") -> Figure:
+    """A confusion matrix (row = true class, column = guess) with the count in every cell."""
+    counts = np.asarray(confusion.cpu() if isinstance(confusion, Tensor) else confusion)
+    n = len(classes)
+    if counts.shape != (n, n):
+        raise ValueError(f"confusion matrix of shape {counts.shape} does not match {n} classes")
+    fig, ax = plt.subplots(figsize=(1.5 + 0.4 * n, 1.2 + 0.4 * n))
+    ax.imshow(counts, cmap="Blues")
+    ax.set_xticks(range(n), classes, rotation=90)
+    ax.set_yticks(range(n), classes)
+    ax.set_xlabel("guess")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    dark = counts > counts.max() / 2
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+                    color="white" if dark[i, j] else "black")
+    fig.tight_layout()
+    return fig
+
+
 def figures_dir(notebook: str | None = None) -> Path:
     """``COURSE_FIGURES`` (default ``figures/``) / the notebook's name."""
     base = Path(os.environ.get("COURSE_FIGURES", REPO_ROOT / "figures"))

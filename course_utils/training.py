@@ -51,6 +51,43 @@ def evaluate(
     return {"loss": loss_sum.item() / n, "acc": correct.item() / n, "n": n}
 
 
+@torch.inference_mode()
+def predict(
+    model: nn.Module,
+    loader: Iterable[tuple[Tensor, Tensor]],
+    device: torch.device | str | None = None,
+    amp: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(logits, predicted classes, labels)`` of ``model`` over every batch of ``loader``, in
+    loader order (model put in eval mode, then back)."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    with _autocast(device, amp):
+        for x, y in loader:
+            logits.append(model(x.to(device, non_blocking=True)).float())
+            labels.append(y.to(device, non_blocking=True))
+    model.train(was_training)
+    if not logits:
+        raise ValueError("predict() got an empty loader")
+    out = torch.cat(logits)
+    return out, out.argmax(1), torch.cat(labels)
+
+
+def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
+    """``num_classes x num_classes`` counts: row = true class, column = predicted class."""
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels {tuple(labels.shape)} and predictions {tuple(predictions.shape)} differ in shape")
+    flat = labels.long().flatten() * num_classes + predictions.long().flatten()
+    return torch.bincount(flat, minlength=num_classes * num_classes).view(num_classes, num_classes).cpu()
+
+
+def per_class_accuracy(confusion: Tensor) -> Tensor:
+    """Each class's accuracy (the diagonal over the row sums) from a confusion matrix."""
+    return confusion.diag().float() / confusion.sum(1).clamp(min=1)
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable[tuple[Tensor, Tensor]],

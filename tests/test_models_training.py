@@ -5,7 +5,7 @@ from torch import nn
 from course_utils.data.loader import TensorLoader
 from course_utils.models import count_parameters
 from course_utils.models.mnist import CNN, FC2Layer
-from course_utils.optim import make_sgd
+from course_utils.optim import make_adam, make_sgd
 from course_utils.runtime import set_seed
 from course_utils.training import evaluate, fit
 
@@ -75,16 +75,42 @@ def test_evaluate_rejects_empty_loader():
         evaluate(nn.Linear(2, 2), [])
 
 
-def test_fused_sgd_matches_plain_sgd():
+@pytest.mark.parametrize("make, plain", [
+    (lambda p: make_sgd(p, 0.1, 0.5), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.5)),
+    (lambda p: make_adam(p, 0.01), lambda p: torch.optim.Adam(p, lr=0.01)),
+])
+def test_fused_optimizers_match_plain_ones(make, plain):
     set_seed(0)
     a = nn.Linear(5, 3)
     b = nn.Linear(5, 3)
     b.load_state_dict(a.state_dict())
+    start = a.weight.detach().clone()
     x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
-    for model, opt in [(a, make_sgd(a.parameters(), 0.1, 0.5)),
-                       (b, torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.5))]:
+    for model, opt in [(a, make(a.parameters())), (b, plain(b.parameters()))]:
         for _ in range(3):
             opt.zero_grad()
             nn.functional.cross_entropy(model(x), y).backward()
             opt.step()
+    assert not torch.equal(a.weight, start)   # the steps did something
     torch.testing.assert_close(a.weight, b.weight)
+
+
+def test_predict_confusion_and_per_class_accuracy():
+    from course_utils.training import confusion_matrix, per_class_accuracy, predict
+    model = nn.Linear(2, 3)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, 0], [0, 1], [-1, -1]]))
+        model.bias.zero_()
+    x = torch.tensor([[2.0, 0], [0, 2], [-1, -1], [3, 0]])
+    y = torch.tensor([0, 1, 2, 1])
+    model.train()
+    logits, guess, labels = predict(model, [(x[:2], y[:2]), (x[2:], y[2:])])
+    assert model.training and logits.shape == (4, 3)
+    assert guess.tolist() == [0, 1, 2, 0] and labels.tolist() == y.tolist()
+    cm = confusion_matrix(labels, guess, 3)
+    assert cm.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert per_class_accuracy(cm).tolist() == [1.0, 0.5, 1.0]
+    with pytest.raises(ValueError, match="empty loader"):
+        predict(model, [])
+    with pytest.raises(ValueError, match="differ in shape"):
+        confusion_matrix(labels, guess[:2], 3)

@@ -61,3 +61,13 @@ def test_format_table():
     lines = text.splitlines()
     assert lines[0].split() == ["model", "parameters", "acc"]
     assert lines[2].split() == ["FC", "6,442", "0.5000"]
+
+
+def test_plot_confusion_writes_counts_and_checks_shape():
+    import pytest
+    from course_utils.pictures import plot_confusion
+    fig = plot_confusion(torch.tensor([[5, 1], [0, 7]]), ["cat", "dog"])
+    texts = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert texts == ["0", "1", "5", "7"]
+    with pytest.raises(ValueError, match="does not match 3 classes"):
+        plot_confusion(torch.zeros(2, 2), ["a", "b", "c"])

@@ -1,0 +1,113 @@
+"""CIFAR-10 VGG, a fixed number of training batches with the crop-and-flip augmentation: the
+seed course's per-image pipeline against course_utils, both in this one process.
+
+* seed: ``ImageFolder`` (or torchvision's ``CIFAR10``) with per-image PIL transforms
+  (``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, to tensor, normalise),
+  ``DataLoader(num_workers=2)``, the classic loop, the model in the default memory layout.
+* ours: uint8 tensors on the device, :func:`random_crop_flip` on whole batches, channels-last,
+  fused SGD, :func:`fit` (bfloat16 autocast on CUDA).
+
+Same model (:class:`VGG`), same SGD-Nesterov settings, same batch size. ``--warmup`` batches
+are run first and not timed (DataLoader workers start there). On this 2-core CPU the VGG step
+is compute-bound, so only the loader's share can go; on a GPU the per-image loader is the
+bottleneck. The last line printed is one JSON object::
+
+    python benchmarks/cifar_vgg.py                    # 40 timed batches of 128
+    python benchmarks/cifar_vgg.py --batches 400      # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import datasets
+from torchvision.transforms import v2
+
+from course_utils.data.augment import random_crop_flip
+from course_utils.data.cifar import ARCHIVE, BATCHES, CIFAR10_MEAN, CIFAR10_STD, FOLDER, load_cifar10
+from course_utils.models.cifar import VGG
+from course_utils.optim import make_sgd
+from course_utils.runtime import data_root, get_device, set_seed, synchronize
+from course_utils.training import fit
+
+
+def seed_datasets(transform) -> tuple:
+    """torchvision's CIFAR10 when its batches are there, else the image-folder export."""
+    root = data_root()
+    if (root / BATCHES).is_dir() or (root / ARCHIVE).exists():
+        return (datasets.CIFAR10(root, train=True, transform=transform),
+                datasets.CIFAR10(root, train=False, transform=transform))
+    return (datasets.ImageFolder(root / FOLDER / "train", transform=transform),
+            datasets.ImageFolder(root / FOLDER / "test", transform=transform))
+
+
+def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device,
+                  workers: int) -> float:
+    tf = v2.Compose([v2.RandomCrop(32, padding=4), v2.RandomHorizontalFlip(), v2.ToImage(),
+                     v2.ToDtype(torch.float32, scale=True), v2.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
+    train, _ = seed_datasets(tf)
+    set_seed(seed)
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True, num_workers=workers,
+                        pin_memory=device.type == "cuda", drop_last=True)
+    model = VGG().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    model.train()
+    start = None
+    for i, (data, target) in enumerate(itertools.islice(loader, warmup + batches)):
+        if i == warmup:
+            synchronize(device)
+            start = time.perf_counter()
+        data, target = data.to(device), target.to(device)
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(data), target)
+        loss.backward()
+        optimizer.step()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def our_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device) -> float:
+    train = load_cifar10(True, device=device, smoke=False)
+    set_seed(seed)
+    model = VGG().to(device, memory_format=torch.channels_last)
+    optimizer = make_sgd(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip,
+                          channels_last=True, seed=seed)
+    amp = device.type == "cuda"
+    fit(model, itertools.islice(loader, warmup), optimizer, 1, progress=False, amp=amp)
+    history = fit(model, itertools.islice(loader, batches), optimizer, 1, progress=False, amp=amp)
+    return history["seconds"][0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the seed way")
+    parser.add_argument("--device", default=None)
+    args = parser.parse_args()
+    device = get_device(args.device)
+    images = args.batches * args.batch_size
+    s = seed_pipeline(args.batches, args.warmup, args.batch_size, args.seed, device, args.workers)
+    print(f"seed way:     {s:7.1f} s for {images} images ({images / s:7.1f} images/s)", flush=True)
+    o = our_pipeline(args.batches, args.warmup, args.batch_size, args.seed, device)
+    print(f"course_utils: {o:7.1f} s for {images} images ({images / o:7.1f} images/s)", flush=True)
+    print(json.dumps({
+        "benchmark": "cifar_vgg", "device": str(device), "batches": args.batches,
+        "batch_size": args.batch_size, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "workers": args.workers, "seed_seconds": round(s, 2), "ours_seconds": round(o, 2),
+        "ratio": round(o / s, 4), "seed_images_per_s": round(images / s, 1),
+        "ours_images_per_s": round(images / o, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

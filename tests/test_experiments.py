@@ -1,0 +1,125 @@
+import math
+
+import pytest
+import torch
+
+from course_utils.data.loader import ImageData
+from course_utils.data.mnist import load_mnist
+from course_utils.experiments import (Recipe, SeedRuns, compare_predictions, has_conv,
+                                       max_parameter_difference, run_seeds, train_model,
+                                       train_twins)
+from course_utils.models.mnist import CNN, FC2Layer
+from course_utils.permutation import PixelPermutation, permute_fc_input
+
+RECIPE = Recipe(batch_size=32, test_batch_size=64)
+
+
+def small_data(n=192, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.randint(0, 60, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
+    for c in range(10):  # a bright row per class
+        images[labels == c, 0, 2 + 2 * c] += 150
+    return ImageData(images, labels, [str(i) for i in range(10)], (0.15,), (0.3,))
+
+
+def test_summary_of_hand_made_runs():
+    runs = SeedRuns([1, 2], {"FC": {"original": [0.8, 0.9], "permuted": [0.85, 0.95]},
+                             "CNN": {"original": [0.9, 0.9], "permuted": [0.5, 0.7]}})
+    assert runs.conditions() == ["original", "permuted"]
+    assert runs.mean("FC", "original") == pytest.approx(0.85)
+    assert runs.std("FC", "original") == pytest.approx(math.sqrt(0.005))  # sample std
+    assert runs.change("CNN", "permuted") == pytest.approx(-0.3)
+    assert runs.table_rows()[0] == {"model": "FC", "original": "0.850 ± 0.071",
+                                    "permuted": "0.900 ± 0.071", "change": "+0.050"}
+    assert runs.seed_rows()[1] == {"seed": 2, "FC original": 0.9, "FC permuted": 0.95,
+                                   "CNN original": 0.9, "CNN permuted": 0.7}
+    means, stds = runs.bar_values()
+    assert means["CNN"]["permuted"] == pytest.approx(0.6) and stds["CNN"]["original"] == 0.0
+    metrics = runs.metrics()
+    assert metrics["cnn_permuted_change"] == -0.3 and metrics["fc_original_mean"] == 0.85
+    assert "fc_original_change" not in metrics
+    assert math.isnan(SeedRuns([1], {"FC": {"original": [0.8]}}).std("FC", "original"))
+
+
+def test_run_seeds_pairs_conditions_by_seed():
+    train, test = small_data(), small_data(64, seed=1)
+    starts = []
+
+    def fc():
+        model = FC2Layer()
+        starts.append([p.detach().clone() for p in model.parameters()])
+        return model
+
+    perm = PixelPermutation(784, seed=0)
+    runs = run_seeds({"FC": fc, "CNN": CNN}, train, test, [3, 4],
+                     {"original": None, "permuted": perm}, recipe=RECIPE, progress=False)
+    assert runs.seeds == [3, 4]
+    for model in ("FC", "CNN"):
+        for cond in ("original", "permuted"):
+            assert len(runs.acc[model][cond]) == len(runs.models[model][cond]) == 2
+            assert all(0.0 <= a <= 1.0 for a in runs.acc[model][cond])
+            assert len(runs.histories[model][cond][0]["step_loss"]) == 6  # 192 / 32
+    assert runs.train_seconds > 0 and runs.eval_seconds > 0
+    # runs go model by model, condition by condition, seed by seed: (orig 3, orig 4, perm 3, perm 4)
+    assert len(starts) == 4
+    for a, b in zip(starts[0], starts[2]):  # same seed, other condition: same initial weights
+        assert torch.equal(a, b)
+    assert not torch.equal(starts[0][0], starts[1][0])  # another seed: other weights
+    # the same seed again reproduces the run exactly
+    again = run_seeds({"FC": FC2Layer}, train, test, [3], {"original": None, "permuted": perm},
+                      recipe=RECIPE, progress=False)
+    assert again.acc["FC"] == {c: v[:1] for c, v in runs.acc["FC"].items()}
+    assert again.histories["FC"]["permuted"][0]["step_loss"] == \
+        runs.histories["FC"]["permuted"][0]["step_loss"]
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_seeds({"FC": FC2Layer}, train, test, [])
+
+
+def test_convolutional_models_train_channels_last():
+    assert has_conv(CNN()) and not has_conv(FC2Layer())
+    model, history = train_model(CNN, small_data(64), small_data(32, seed=1), 0, recipe=RECIPE)
+    assert model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert len(history["test_acc"]) == 1
+
+
+def test_max_parameter_difference():
+    a = FC2Layer()
+    b = permute_fc_input(a, torch.arange(784))  # the identity: an exact copy
+    assert max_parameter_difference(a, b) == 0.0
+    with torch.no_grad():
+        b.net[-1].bias[3] += 0.5
+    assert max_parameter_difference(a, b) == pytest.approx(0.5)
+
+
+def test_twins_refuse_a_cnn():
+    with pytest.raises(TypeError, match="convolution"):
+        train_twins(CNN, small_data(64), small_data(32, seed=1), PixelPermutation(784), 0,
+                    recipe=RECIPE)
+
+
+def test_compare_predictions_needs_the_same_examples():
+    data, other = small_data(64), small_data(64, seed=1)
+    model = FC2Layer()
+    with pytest.raises(ValueError, match="same examples"):
+        compare_predictions(model, data.loader(32), model, other.loader(32))
+
+
+def test_fc_equivalence_on_real_mnist(mnist_root):
+    """A briefly trained FC net, rewired, classifies permuted real digits exactly as the
+    original net classifies the originals; a twin trained on permuted digits from the rewired
+    start is the same run."""
+    train = load_mnist(True, root=mnist_root, smoke=True)
+    test = load_mnist(False, root=mnist_root, smoke=True)
+    perm = PixelPermutation(784, seed=0)
+    recipe = Recipe(batch_size=64, test_batch_size=512)
+    model, history = train_model(FC2Layer, train, test, 1, recipe=recipe)
+    assert history["test_acc"][-1] > 0.2  # it learnt something, so the check is not vacuous
+    result = compare_predictions(model, test.loader(512), permute_fc_input(model, perm.perm),
+                                 test.loader(512, transform=perm))
+    assert result["different_predictions"] == 0 and result["acc_a"] == result["acc_b"]
+    twins = train_twins(FC2Layer, train, test, perm, 1, recipe=recipe)
+    assert twins.predictions["acc_a"] == history["test_acc"][-1]  # the same run as above
+    assert twins.max_step_loss_difference < 1e-5 and twins.max_weight_difference < 1e-5
+    assert twins.predictions["different_predictions"] == 0
+    assert twins.metrics()["twin_steps"] == len(train) // 64

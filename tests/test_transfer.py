@@ -1,0 +1,100 @@
+import urllib.error
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import course_utils.models.transfer as transfer
+from course_utils.models import count_parameters
+from course_utils.models.transfer import (BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError,
+                                          backbone_table, build, make_run, param_groups)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_head_swap_gives_two_outputs(backbone):
+    model = build(backbone, pretrained=False).eval()
+    assert model(torch.zeros(2, 3, 224, 224)).shape == (2, 2)
+
+
+def test_offline_backbone_loads_imagenet_weights():
+    a, b = build(OFFLINE_BACKBONE), build(OFFLINE_BACKBONE, pretrained=False)
+    assert a.mean == (0.5, 0.5, 0.5)
+    assert not torch.equal(a.body._conv_stem.weight, b.body._conv_stem.weight)
+
+
+def test_wrong_image_size_is_named():
+    with pytest.raises(ValueError, match=r"expects images of shape \(N, 3, 224, 224\)"):
+        build(OFFLINE_BACKBONE, pretrained=False)(torch.zeros(1, 3, 32, 32))
+
+
+def test_unreachable_weights_name_the_offline_backbone(monkeypatch):
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("Name or service not known")
+
+    import torchvision.models._api as api
+    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    with pytest.raises(WeightsUnavailableError, match=f"resnet18-f37072fd.pth.*'{OFFLINE_BACKBONE}'") as info:
+        build("resnet18")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_frozen_step_changes_only_the_head():
+    torch.manual_seed(0)
+    model, opt = make_run("frozen", lr=0.01, channels_last=False)
+    model.train()
+    assert not model.body.training and model.head.training  # BN statistics stay put
+    body = {k: v.clone() for k, v in model.body.state_dict().items()}
+    head = {k: v.clone() for k, v in model.head.state_dict().items()}
+    loss = F.cross_entropy(model(torch.randn(4, 3, 224, 224)), torch.tensor([0, 1, 0, 1]))
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for k, v in model.body.state_dict().items():  # weights AND running statistics
+        assert torch.equal(v, body[k]), k
+    assert any(not torch.equal(v, head[k]) for k, v in model.head.state_dict().items())
+    assert count_parameters(model, trainable_only=True) == count_parameters(model.head)
+
+
+def test_param_groups_carry_two_learning_rates():
+    model, opt = make_run("fine-tune", lr=0.002, channels_last=False)
+    lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+    assert lrs == pytest.approx({"body": 0.002, "head": 0.02})
+    head_ids = {id(p) for p in model.head.parameters()}
+    assert {id(p) for p in next(g for g in opt.param_groups if g["name"] == "head")["params"]} == head_ids
+    assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
+    frozen = build(OFFLINE_BACKBONE, pretrained=False).freeze_body()
+    assert [g["name"] for g in param_groups(frozen, 0.1)] == ["head"]
+
+
+def test_scratch_is_random_and_trains_everything():
+    model, opt = make_run("scratch", lr=0.002, channels_last=False)
+    assert not model.pretrained and not model.frozen
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.02])
+
+
+def test_backbone_table_from_metadata():
+    rows = {r["model"]: r for r in backbone_table()}
+    assert {"resnet18", "alexnet", "vgg11_bn", "squeezenet1_0", "densenet121", "inception_v3"} <= set(rows)
+    assert rows["resnet18"]["params (M)"] == pytest.approx(11.69, abs=0.01)
+    assert rows["alexnet"]["ImageNet top-1 %"] == pytest.approx(56.522)
+    assert rows["inception_v3"]["input"] == 299
+    assert 4.0 < rows[OFFLINE_BACKBONE]["params (M)"] < 5.0
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        build("vgg")
+    with pytest.raises(ValueError, match="unknown strategy"):
+        make_run("half", lr=0.1)
+
+
+def test_cosine_decay_keeps_the_ratio():
+    from course_utils.models.transfer import cosine_decay
+
+    _, opt = make_run("fine-tune", lr=0.01, channels_last=False)
+    sched = cosine_decay(opt, 10, final=0.1)
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.001, 0.01])
