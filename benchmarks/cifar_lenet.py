@@ -25,14 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision import datasets
 from torchvision.transforms import v2
 
-from course_utils.data.cifar import ARCHIVE, BATCHES, CIFAR10_MEAN, CIFAR10_STD, FOLDER, load_cifar10
+from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import LeNet
 from course_utils.optim import make_adam
-from course_utils.runtime import data_root, get_device, set_seed
+from course_utils.runtime import get_device, set_seed
 from course_utils.training import evaluate, fit
+
+from seedway import cifar_datasets  # beside this script
 
 
 class SeedNet(nn.Module):
@@ -56,19 +57,9 @@ class SeedNet(nn.Module):
         return self.fc3(x)
 
 
-def seed_datasets(transform) -> tuple:
-    """torchvision's CIFAR10 when its batches are there, else the image-folder export."""
-    root = data_root()
-    if (root / BATCHES).is_dir() or (root / ARCHIVE).exists():
-        return (datasets.CIFAR10(root, train=True, transform=transform),
-                datasets.CIFAR10(root, train=False, transform=transform))
-    return (datasets.ImageFolder(root / FOLDER / "train", transform=transform),
-            datasets.ImageFolder(root / FOLDER / "test", transform=transform))
-
-
 def seed_pipeline(epochs: int, seed: int, device: torch.device, workers: int) -> dict:
     tf = v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(CIFAR10_MEAN, CIFAR10_STD)])
-    train, test = seed_datasets(tf)
+    train, test = cifar_datasets(tf)
     set_seed(seed)
     train_loader = DataLoader(train, batch_size=64, shuffle=True, num_workers=workers)
     test_loader = DataLoader(test, batch_size=1000, shuffle=False, num_workers=workers)

@@ -2,7 +2,8 @@
 
 Both pipelines train the same models with the same recipe (SGD lr 0.01, momentum 0.5,
 batch 64, one epoch; test batch 1000) on the same data, for the same seeds, in this one
-process. Times cover training and testing. The last line printed is one JSON object::
+process, after one untimed warm-up run of each (``--warmup``). Times cover training and
+testing. The last line printed is one JSON object::
 
     python benchmarks/mnist_fc_vs_cnn.py            # 3 seeds, full MNIST
     python benchmarks/mnist_fc_vs_cnn.py --seeds 1  # quicker
@@ -78,8 +79,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=0, help="DataLoader workers of the seed way")
     parser.add_argument("--device", default=None)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="untimed runs of each pipeline and model first (kernel set-up, caches)")
     args = parser.parse_args()
     device = get_device(args.device)
+    for _ in range(args.warmup):
+        for name in MODELS:
+            seed_pipeline(name, 0, device, args.workers)
+            our_pipeline(name, 0, device)
     rows = []
     for seed in range(args.seeds):
         for name in MODELS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import time
@@ -31,6 +32,31 @@ def get_device(prefer: str | None = None) -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU has bfloat16 dot-product instructions (x86 ``avx512_bf16`` or
+    ``amx_bf16``): there, convolutions run faster in bfloat16 than in float32. Without them
+    bfloat16 is emulated and slower. Read from ``/proc/cpuinfo``; False where there is none."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags = set(line.partition(":")[2].split())
+            return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return False
+
+
+def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
+    """``torch.bfloat16`` where mixed precision pays on ``device`` (CUDA, and CPUs with native
+    bfloat16 instructions), else None."""
+    device = torch.device(device)
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return torch.bfloat16
+    return None
 
 
 def set_seed(seed: int) -> torch.Generator:

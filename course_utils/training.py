@@ -11,16 +11,25 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from course_utils.runtime import synchronize
+from course_utils.runtime import mixed_precision_dtype, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
 
 
 def _autocast(device: torch.device, amp: bool):
-    if amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    dtype = mixed_precision_dtype(device) if amp else None
+    if dtype is not None:
+        return torch.autocast(device.type, dtype=dtype)
     return contextlib.nullcontext()
+
+
+def _forward(model: nn.Module, x: Tensor, tta_flip: bool) -> Tensor:
+    """The model's outputs, or with ``tta_flip`` the mean of its outputs for the images and
+    for their left-right mirror images (test-time augmentation)."""
+    if not tta_flip:
+        return model(x)
+    return (model(x) + model(x.flip(3))) / 2
 
 
 @torch.inference_mode()
@@ -30,8 +39,12 @@ def evaluate(
     loss_fn: LossFn = F.cross_entropy,
     device: torch.device | str | None = None,
     amp: bool = False,
+    tta_flip: bool = False,
 ) -> dict[str, float]:
-    """Mean loss and accuracy of ``model`` over ``loader`` (model put in eval mode, then back)."""
+    """Mean loss and accuracy of ``model`` over ``loader`` (model put in eval mode, then back).
+
+    ``tta_flip`` averages each image's outputs with its mirror image's (test-time
+    augmentation); ``amp`` as in :func:`fit`."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -41,7 +54,7 @@ def evaluate(
     with _autocast(device, amp):
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = model(x)
+            logits = _forward(model, x, tta_flip)
             loss_sum += loss_fn(logits.float(), y) * y.shape[0]
             correct += (logits.argmax(1) == y).sum()
             n += y.shape[0]
@@ -57,16 +70,17 @@ def predict(
     loader: Iterable[tuple[Tensor, Tensor]],
     device: torch.device | str | None = None,
     amp: bool = False,
+    tta_flip: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits, predicted classes, labels)`` of ``model`` over every batch of ``loader``, in
-    loader order (model put in eval mode, then back)."""
+    loader order (model put in eval mode, then back); ``tta_flip`` as in :func:`evaluate`."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     logits, labels = [], []
     with _autocast(device, amp):
         for x, y in loader:
-            logits.append(model(x.to(device, non_blocking=True)).float())
+            logits.append(_forward(model, x.to(device, non_blocking=True), tta_flip).float())
             labels.append(y.to(device, non_blocking=True))
     model.train(was_training)
     if not logits:
@@ -107,8 +121,9 @@ def fit(
     The history holds per-epoch lists (``epoch``, ``train_loss``, ``train_acc``, ``test_loss``,
     ``test_acc``, ``seconds`` of training, ``eval_seconds``) and per-step lists (``step_loss``,
     ``step_acc``). ``scheduler`` is stepped after every batch (e.g. ``OneCycleLR``). ``amp``
-    uses bfloat16 autocast on CUDA and is ignored elsewhere. Per-step numbers stay on the
-    device until the epoch ends, so the loop never waits for the GPU.
+    uses bfloat16 autocast where it pays (CUDA, and CPUs with native bfloat16 instructions:
+    :func:`~course_utils.runtime.mixed_precision_dtype`) and is ignored elsewhere. Per-step
+    numbers stay on the device until the epoch ends, so the loop never waits for the GPU.
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
     history: History = {k: [] for k in (

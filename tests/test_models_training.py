@@ -114,3 +114,29 @@ def test_predict_confusion_and_per_class_accuracy():
         predict(model, [])
     with pytest.raises(ValueError, match="differ in shape"):
         confusion_matrix(labels, guess[:2], 3)
+
+
+def test_flip_tta_averages_the_mirror_image():
+    from course_utils.training import evaluate, predict
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))   # sees left and right differently
+    x, y = torch.randn(5, 1, 3, 4), torch.tensor([0, 1, 2, 0, 1])
+    plain, _, _ = predict(model, [(x, y)])
+    both, _, _ = predict(model, [(x, y)], tta_flip=True)
+    torch.testing.assert_close(both, (model(x) + model(x.flip(3))).detach() / 2)
+    assert not torch.allclose(both, plain)
+    result = evaluate(model, [(x, y)], tta_flip=True)
+    assert result["acc"] == (both.argmax(1) == y).sum().item() / 5
+
+
+def test_amp_on_cpu_follows_mixed_precision_dtype(monkeypatch):
+    import course_utils.training as training
+    seen = []
+    model = nn.Linear(4, 2)
+    hook = model.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    x, y = torch.randn(8, 4), torch.randint(0, 2, (8,))
+    for dtype in (None, torch.bfloat16):
+        monkeypatch.setattr(training, "mixed_precision_dtype", lambda device, d=dtype: d)
+        training.evaluate(model, [(x, y)], amp=True)
+    hook.remove()
+    assert seen == [torch.float32, torch.bfloat16]

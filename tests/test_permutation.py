@@ -1,6 +1,5 @@
 import pytest
 import torch
-from torch import nn
 
 from course_utils.data.loader import TensorLoader
 from course_utils.experiments import compare_predictions, train_twins

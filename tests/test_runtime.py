@@ -55,3 +55,25 @@ def test_timer_accumulates():
     assert t.stop() >= 0 and len(t.times) == 2
     with pytest.raises(RuntimeError):
         t.stop()
+
+
+def test_mixed_precision_only_where_it_pays(monkeypatch):
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
+    assert runtime.mixed_precision_dtype("cpu") is None
+    assert runtime.mixed_precision_dtype("cuda") == torch.bfloat16
+    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
+    assert runtime.mixed_precision_dtype("cpu") == torch.bfloat16
+    assert runtime.mixed_precision_dtype("mps") is None
+
+
+def test_cpu_bf16_flag_is_read_from_cpuinfo(tmp_path, monkeypatch):
+    runtime.cpu_has_native_bf16.cache_clear()
+    real_path = runtime.Path
+    for flags, expected in [("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
+                            ("fpu amx_bf16 amx_tile", True)]:
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(runtime, "Path", lambda p, info=info: info if p == "/proc/cpuinfo" else real_path(p))
+        runtime.cpu_has_native_bf16.cache_clear()
+        assert runtime.cpu_has_native_bf16() is expected
+    runtime.cpu_has_native_bf16.cache_clear()

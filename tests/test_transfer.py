@@ -4,7 +4,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import course_utils.models.transfer as transfer
 from course_utils.models import count_parameters
 from course_utils.models.transfer import (BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError,
                                           backbone_table, build, make_run, param_groups)

@@ -3,7 +3,6 @@ same parameter budget (6,442 vs 6,422)."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
 
