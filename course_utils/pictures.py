@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
 from course_utils.results import current_notebook
-from course_utils.runtime import REPO_ROOT
+from course_utils.runtime import REPO_ROOT, is_smoke
 
 
 def to_display(
@@ -91,6 +92,7 @@ def plot_curves(
             x = np.asarray(history["epoch"][: len(y)])
         ax.plot(x, y, label=name, marker=None if metric.startswith("step_") else "o")
     ax.set_xlabel("step" if metric.startswith("step_") else "epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # no step 0.5, no epoch 1.04
     ax.set_ylabel(ylabel or metric.replace("_", " "))
     ax.grid(alpha=0.3)
     ax.legend()
@@ -150,8 +152,14 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
 
 
 def figures_dir(notebook: str | None = None) -> Path:
-    """``COURSE_FIGURES`` (default ``figures/``) / the notebook's name."""
-    base = Path(os.environ.get("COURSE_FIGURES", REPO_ROOT / "figures"))
+    """``COURSE_FIGURES`` / the notebook's name; without it ``figures/<notebook>``, or in smoke
+    mode ``build/smoke/figures/<notebook>`` so that a test run never replaces the full
+    run's figures."""
+    env = os.environ.get("COURSE_FIGURES")
+    if env:
+        base = Path(env)
+    else:
+        base = REPO_ROOT / "build" / "smoke" / "figures" if is_smoke() else REPO_ROOT / "figures"
     return base / (notebook or current_notebook())
 
 

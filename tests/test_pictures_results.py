@@ -71,3 +71,13 @@ def test_plot_confusion_writes_counts_and_checks_shape():
     assert texts == ["0", "1", "5", "7"]
     with pytest.raises(ValueError, match="does not match 3 classes"):
         plot_confusion(torch.zeros(2, 2), ["a", "b", "c"])
+
+
+def test_smoke_figures_never_land_in_the_full_runs_folder(monkeypatch):
+    from course_utils.pictures import figures_dir
+    from course_utils.runtime import REPO_ROOT
+    monkeypatch.delenv("COURSE_FIGURES", raising=False)
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    assert figures_dir("01_x") == REPO_ROOT / "build" / "smoke" / "figures" / "01_x"
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    assert figures_dir("01_x") == REPO_ROOT / "figures" / "01_x"
