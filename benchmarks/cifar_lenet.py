@@ -33,7 +33,7 @@ from course_utils.optim import make_adam
 from course_utils.runtime import get_device, set_seed
 from course_utils.training import evaluate, fit
 
-from seedway import cifar_datasets  # beside this script
+from seedway import cifar_datasets, test_accuracy, train_epoch  # beside this script
 
 
 class SeedNet(nn.Module):
@@ -67,22 +67,11 @@ def seed_pipeline(epochs: int, seed: int, device: torch.device, workers: int) ->
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     start = time.perf_counter()
     for _ in range(epochs):
-        model.train()
-        for data, target in train_loader:
-            data, target = data.to(device), target.to(device)
-            optimizer.zero_grad()
-            loss = F.cross_entropy(model(data), target)
-            loss.backward()
-            optimizer.step()
+        train_epoch(model, train_loader, optimizer, device)
     train_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            correct += (model(data).argmax(1) == target).sum().item()
-    return dict(seconds=train_seconds, eval_seconds=time.perf_counter() - start, acc=correct / len(test))
+    acc = test_accuracy(model, test_loader, device)
+    return dict(seconds=train_seconds, eval_seconds=time.perf_counter() - start, acc=acc)
 
 
 def our_pipeline(epochs: int, seed: int, device: torch.device) -> dict:

@@ -17,7 +17,6 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
@@ -26,6 +25,8 @@ from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_sgd
 from course_utils.runtime import data_root, get_device, set_seed
 from course_utils.training import evaluate, fit
+
+from seedway import test_accuracy, train_epoch  # beside this script
 
 MODELS = {"fc": FC2Layer, "cnn": CNN}
 
@@ -41,20 +42,9 @@ def seed_pipeline(model_name: str, seed: int, device: torch.device, workers: int
     model = MODELS[model_name]().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.5)
     start = time.perf_counter()
-    model.train()
-    for data, target in train_loader:
-        data, target = data.to(device), target.to(device)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(data), target)
-        loss.backward()
-        optimizer.step()
-    model.eval()
-    correct = 0
-    with torch.no_grad():
-        for data, target in test_loader:
-            data, target = data.to(device), target.to(device)
-            correct += (model(data).argmax(1) == target).sum().item()
-    return time.perf_counter() - start, correct / len(test)
+    train_epoch(model, train_loader, optimizer, device)
+    acc = test_accuracy(model, test_loader, device)
+    return time.perf_counter() - start, acc
 
 
 def our_pipeline(model_name: str, seed: int, device: torch.device) -> tuple[float, float]:

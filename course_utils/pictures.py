@@ -107,7 +107,8 @@ def bar_chart(
     ylabel: str = "",
     ylim: tuple[float, float] | None = None,
 ) -> Figure:
-    """Grouped bars: ``values[group][series]``, with optional error bars of the same layout."""
+    """Grouped bars: ``values[group][series]``, with optional error bars of the same layout;
+    each bar is labelled with its value, and several series get a legend beside the axes."""
     groups = list(values)
     series = list(dict.fromkeys(s for g in groups for s in values[g]))
     fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(groups), 3.5))
@@ -122,7 +123,8 @@ def bar_chart(
     ax.set_ylabel(ylabel)
     if ylim:
         ax.set_ylim(*ylim)
-    ax.legend()
+    if len(series) > 1:   # beside the axes, where it hides no bar
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

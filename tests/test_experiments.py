@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-from course_utils.data.loader import ImageData
 from course_utils.data.mnist import load_mnist
 from course_utils.experiments import (Recipe, SeedRuns, compare_predictions, has_conv,
                                        max_parameter_difference, run_seeds, train_model,
@@ -11,16 +10,9 @@ from course_utils.experiments import (Recipe, SeedRuns, compare_predictions, has
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.permutation import PixelPermutation, permute_fc_input
 
+from helpers import striped_digits
+
 RECIPE = Recipe(batch_size=32, test_batch_size=64)
-
-
-def small_data(n=192, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    images = torch.randint(0, 60, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
-    for c in range(10):  # a bright row per class
-        images[labels == c, 0, 2 + 2 * c] += 150
-    return ImageData(images, labels, [str(i) for i in range(10)], (0.15,), (0.3,))
 
 
 def test_summary_of_hand_made_runs():
@@ -43,7 +35,7 @@ def test_summary_of_hand_made_runs():
 
 
 def test_run_seeds_pairs_conditions_by_seed():
-    train, test = small_data(), small_data(64, seed=1)
+    train, test = striped_digits(), striped_digits(64, seed=1)
     starts = []
 
     def fc():
@@ -78,7 +70,7 @@ def test_run_seeds_pairs_conditions_by_seed():
 
 def test_convolutional_models_train_channels_last():
     assert has_conv(CNN()) and not has_conv(FC2Layer())
-    model, history = train_model(CNN, small_data(64), small_data(32, seed=1), 0, recipe=RECIPE)
+    model, history = train_model(CNN, striped_digits(64), striped_digits(32, seed=1), 0, recipe=RECIPE)
     assert model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
     assert len(history["test_acc"]) == 1
 
@@ -94,12 +86,12 @@ def test_max_parameter_difference():
 
 def test_twins_refuse_a_cnn():
     with pytest.raises(TypeError, match="convolution"):
-        train_twins(CNN, small_data(64), small_data(32, seed=1), PixelPermutation(784), 0,
+        train_twins(CNN, striped_digits(64), striped_digits(32, seed=1), PixelPermutation(784), 0,
                     recipe=RECIPE)
 
 
 def test_compare_predictions_needs_the_same_examples():
-    data, other = small_data(64), small_data(64, seed=1)
+    data, other = striped_digits(64), striped_digits(64, seed=1)
     model = FC2Layer()
     with pytest.raises(ValueError, match="same examples"):
         compare_predictions(model, data.loader(32), model, other.loader(32))

@@ -3,7 +3,6 @@ import torch
 
 from course_utils.data.loader import TensorLoader
 from course_utils.experiments import compare_predictions, train_twins
-from course_utils.data.loader import ImageData
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_sgd
 from course_utils.permutation import (PixelPermutation, check_permutation, inverse_permutation,
@@ -11,6 +10,8 @@ from course_utils.permutation import (PixelPermutation, check_permutation, inver
                                       permute_pixels)
 from course_utils.runtime import set_seed
 from course_utils.training import fit
+
+from helpers import striped_digits
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -67,19 +68,10 @@ def test_loader_transform_permutes_whole_batches():
         assert torch.equal(y, yp) and torch.equal(perm(x), xp)
 
 
-def fc_data(n=256, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    labels = torch.randint(0, 10, (n,), generator=g)
-    images = torch.randint(0, 60, (n, 1, 28, 28), generator=g, dtype=torch.uint8)
-    for c in range(10):  # a bright row per class
-        images[labels == c, 0, 2 + 2 * c] += 150
-    return ImageData(images, labels, [str(i) for i in range(10)], (0.15,), (0.3,))
-
-
 @pytest.mark.parametrize("trained", [False, True])
 def test_fc_conversion_gives_same_predictions(trained):
     set_seed(0)
-    data = fc_data()
+    data = striped_digits(256)
     model = FC2Layer()
     perm = PixelPermutation(784, seed=2)
     if trained:
@@ -98,8 +90,8 @@ def test_fc_conversion_gives_same_predictions(trained):
 
 
 def test_twin_training_matches_step_for_step():
-    data = fc_data(320)
-    twins = train_twins(FC2Layer, data, fc_data(128, seed=1), PixelPermutation(784, seed=3), seed=0)
+    data = striped_digits(320)
+    twins = train_twins(FC2Layer, data, striped_digits(128, seed=1), PixelPermutation(784, seed=3), seed=0)
     assert len(twins.history_original["step_loss"]) == 5
     assert twins.max_step_loss_difference < 1e-5
     assert twins.max_weight_difference < 1e-5

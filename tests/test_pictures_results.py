@@ -36,7 +36,11 @@ def test_curves_and_save_figure(tmp_path, monkeypatch):
 def test_bar_chart_with_errors():
     fig = bar_chart({"FC": {"orig": 0.87, "perm": 0.87}, "CNN": {"orig": 0.94, "perm": 0.81}},
                     {"FC": {"orig": 0.01, "perm": 0.01}, "CNN": {"orig": 0.01, "perm": 0.02}})
-    assert len(fig.axes[0].patches) == 4
+    ax = fig.axes[0]
+    assert len(ax.patches) == 4
+    assert sorted(t.get_text() for t in ax.texts) == ["0.810", "0.870", "0.870", "0.940"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["orig", "perm"]
+    assert bar_chart({"a": {"only": 1.0}}).axes[0].get_legend() is None   # one series: no legend
 
 
 def test_record_writes_json_with_context(tmp_path, monkeypatch):
