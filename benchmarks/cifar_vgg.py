@@ -24,7 +24,6 @@ import json
 import time
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
@@ -35,7 +34,7 @@ from course_utils.optim import make_sgd
 from course_utils.runtime import get_device, set_seed, synchronize
 from course_utils.training import fit
 
-from seedway import cifar_datasets  # beside this script
+from seedway import cifar_datasets, train_epoch  # beside this script
 
 
 def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device,
@@ -48,17 +47,11 @@ def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device:
                         pin_memory=device.type == "cuda", drop_last=True)
     model = VGG().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    model.train()
-    start = None
-    for i, (data, target) in enumerate(itertools.islice(loader, warmup + batches)):
-        if i == warmup:
-            synchronize(device)
-            start = time.perf_counter()
-        data, target = data.to(device), target.to(device)
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(data), target)
-        loss.backward()
-        optimizer.step()
+    batches_iter = iter(loader)
+    train_epoch(model, itertools.islice(batches_iter, warmup), optimizer, device)
+    synchronize(device)
+    start = time.perf_counter()
+    train_epoch(model, itertools.islice(batches_iter, batches), optimizer, device)
     synchronize(device)
     return time.perf_counter() - start
 

@@ -21,7 +21,7 @@ from torchvision.transforms import v2
 
 from course_utils.data.download import download, extract_zip
 from course_utils.data.errors import CorruptDataError, DataMissingError
-from course_utils.data.loader import TensorLoader
+from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.data.standin import announce, make_standin
 from course_utils.runtime import data_root, is_smoke
 
@@ -193,9 +193,7 @@ class AugmentedLoader:
         self.shuffle, self.drop_last, self.channels_last = shuffle, drop_last, channels_last
         self.device = torch.device(device)
         self.mean, self.std = tuple(mean), tuple(std)
-        std_t = torch.tensor(self.std).view(1, -1, 1, 1)
-        self._scale = (1.0 / (255.0 * std_t)).to(self.device)
-        self._shift = (-torch.tensor(self.mean).view(1, -1, 1, 1) / std_t).to(self.device)
+        self._scale, self._shift = uint8_affine(self.mean, self.std, self.device)
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:

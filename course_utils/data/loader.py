@@ -14,6 +14,16 @@ from torch import Tensor
 BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
 
 
+def uint8_affine(mean: Sequence[float], std: Sequence[float],
+                 device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
+    """``(scale, shift)``, each (1, C, 1, 1) on ``device``, such that
+    ``u8 * scale + shift == (u8 / 255 - mean) / std``: normalisation in one fused op per batch
+    (``torch.addcmul(shift, u8.float(), scale)``)."""
+    mean_t = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
+    return (1.0 / (255.0 * std_t)).to(device), (-mean_t / std_t).to(device)
+
+
 class TensorLoader:
     """Serve ``(images, labels)`` batches from uint8 image tensors kept on one device.
 
@@ -60,10 +70,8 @@ class TensorLoader:
         std = torch.as_tensor(std if std is not None else [1.0] * channels, dtype=torch.float32)
         if mean.numel() != channels or std.numel() != channels:
             raise ValueError(f"mean and std need {channels} values (one per channel)")
-        # x_normalised = (u8 / 255 - mean) / std = u8 * scale + shift, one fused op per batch
         self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())
-        self._scale = (1.0 / (255.0 * std)).view(1, -1, 1, 1).to(self.device)
-        self._shift = (-mean / std).view(1, -1, 1, 1).to(self.device)
+        self._scale, self._shift = uint8_affine(self.mean, self.std, self.device)
         if seed is None:
             seed = int(torch.randint(0, 2**62, (1,)).item())  # follows torch.manual_seed
         self.generator = torch.Generator().manual_seed(seed)

@@ -248,16 +248,6 @@ def make_run(
     return model, optimizer
 
 
-@torch.inference_mode()
-def predict(model: nn.Module, loader) -> Tensor:
-    """Predicted class of every example of ``loader``, in the loader's order (CPU tensor)."""
-    was_training = model.training
-    model.eval()
-    preds = [model(x).argmax(1).cpu() for x, _ in loader]
-    model.train(was_training)
-    return torch.cat(preds)
-
-
 def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int,
                  final: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
     """Scale every group's learning rate from 1x down to ``final``x along a half cosine over
