@@ -437,7 +437,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bo
                 raise FormulaMismatchError(
                     f"{name}: the formula gives {macs:,} MACs ({2 * macs:,} FLOPs) but "
                     f"FlopCounterMode counted {flops_by_layer.get(name, 0):,} FLOPs")
-    return LayerTable(model=type(model).__name__, input_shape=input_shape, rows=rows,
+    return LayerTable(model=getattr(model, "display_name", type(model).__name__), input_shape=input_shape, rows=rows,
                       total_params=sum(r.params for r in rows), total_macs=sum(r.macs for r in rows),
                       flops_counted=int(counter.get_total_flops()), flops_by_layer=flops_by_layer)
 
@@ -657,7 +657,7 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
     problem = _probe(meta, (1,) + input_shape)
     if not isinstance(problem, _LayerProblem):
         return None
-    where = (f"{type(model).__name__} cannot take a {shape_str(input_shape)} input: layer "
+    where = (f"{getattr(model, 'display_name', type(model).__name__)} cannot take a {shape_str(input_shape)} input: layer "
              f"{problem.name} ({type(problem.module).__name__} {describe_layer(problem.module)}) "
              f"{problem.detail}.")
     if problem.kind == "channels":

@@ -25,6 +25,30 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, damaged, or does not fit the model it is loaded into."""
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, but belongs to someone else
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete temporary files that an interrupted save of ``path`` left behind (a process
+    killed mid-write, e.g. ``kill -9`` or a Colab disconnect); return them. Files of a save
+    still running in another live process are kept."""
+    removed = []
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
+            continue
+        tmp.unlink(missing_ok=True)
+        removed.append(tmp)
+    return removed
+
+
 def _write_file(path: Path, data: bytes) -> None:
     with open(path, "wb") as f:
         f.write(data)
@@ -46,6 +70,7 @@ def save_checkpoint(
     path = Path(path)
     state = {"model": model.state_dict(),
              "optimizer": optimizer.state_dict() if optimizer is not None else None,
+             "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
              "epoch": int(epoch), "history": history or {}, "extra": extra or {}}
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -54,7 +79,8 @@ def save_checkpoint(
     torch.save({"format": FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
                 "payload": payload}, outer)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temporaries(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -104,11 +130,17 @@ def load_checkpoint(
     if optimizer is not None:
         if state["optimizer"] is None:
             raise CheckpointError(f"checkpoint {path} holds no optimizer state to resume from")
+        saved, given = state.get("optimizer_class"), type(optimizer).__name__
+        if saved is not None and saved != given:
+            raise CheckpointError(f"checkpoint {path} holds the state of a {saved} optimizer, and "
+                                  f"it was given a {given}: build the same optimizer as the run "
+                                  f"that saved it (or resume without its optimizer state).")
         try:
             optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as exc:
             raise CheckpointError(f"checkpoint {path}'s optimizer state does not fit this "
-                                  f"optimizer: {exc}") from None
+                                  f"{given} optimizer ({type(exc).__name__}: {exc}): it was saved "
+                                  f"from another optimizer or other parameter groups.") from None
     return state
 
 

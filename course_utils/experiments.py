@@ -2,7 +2,8 @@
 input conditions (e.g. original vs pixel-permuted images), summarised as mean and std.
 
 The recipe is notebook 01's: SGD (fused where available), learning rate 0.01, momentum 0.5,
-batches of 64, one epoch. A model with convolutions is trained channels-last (faster on CPU).
+batches of 64, one epoch. A model with convolutions is trained in the device's preferred
+memory layout (:func:`course_utils.runtime.preferred_memory_format`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torch import Tensor, nn
 from course_utils.data.loader import ImageData, TensorLoader
 from course_utils.optim import make_sgd
 from course_utils.permutation import PixelPermutation, permute_fc_input
-from course_utils.runtime import set_seed
+from course_utils.runtime import preferred_memory_format, set_seed
 from course_utils.training import History, fit, predict
 
 ModelFactory = Callable[[], nn.Module]
@@ -37,19 +38,19 @@ class Recipe:
 
 
 def has_conv(model: nn.Module) -> bool:
-    """True when ``model`` contains a convolution (such models are trained channels-last)."""
+    """True when ``model`` contains a convolution (its memory layout matters)."""
     return any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in model.modules())
 
 
 def make_loaders(
     train: ImageData, test: ImageData, recipe: Recipe, seed: int, *,
-    transform: Transform | None = None, channels_last: bool = False,
+    transform: Transform | None = None, memory_format: torch.memory_format = torch.contiguous_format,
 ) -> tuple[TensorLoader, TensorLoader]:
     """The shuffled training loader (batch order fixed by ``seed``) and the test loader, both
     applying ``transform`` to whole batches."""
     return (train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform,
-                         channels_last=channels_last),
-            test.loader(recipe.test_batch_size, transform=transform, channels_last=channels_last))
+                         memory_format=memory_format),
+            test.loader(recipe.test_batch_size, transform=transform, memory_format=memory_format))
 
 
 def train_model(
@@ -74,10 +75,10 @@ def train_model(
     if not isinstance(model, nn.Module):
         set_seed(seed)
         model = model()
-    channels_last = has_conv(model)
-    model = model.to(device, memory_format=torch.channels_last) if channels_last else model.to(device)
+    layout = preferred_memory_format(device) if has_conv(model) else torch.contiguous_format
+    model = model.to(device, memory_format=layout)
     train_loader, test_loader = make_loaders(train, test, recipe, seed, transform=transform,
-                                             channels_last=channels_last)
+                                             memory_format=layout)
     optimizer = make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     history = fit(model, train_loader, optimizer, recipe.epochs, test_loader=test_loader,
                   progress=progress, desc=desc)

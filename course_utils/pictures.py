@@ -13,8 +13,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
+from course_utils.paths import figures_root
 from course_utils.results import current_notebook
-from course_utils.runtime import REPO_ROOT, is_smoke
 
 
 def to_display(
@@ -154,15 +154,10 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
 
 
 def figures_dir(notebook: str | None = None) -> Path:
-    """``COURSE_FIGURES`` / the notebook's name; without it ``figures/<notebook>``, or in smoke
-    mode ``build/smoke/figures/<notebook>`` so that a test run never replaces the full
-    run's figures."""
-    env = os.environ.get("COURSE_FIGURES")
-    if env:
-        base = Path(env)
-    else:
-        base = REPO_ROOT / "build" / "smoke" / "figures" if is_smoke() else REPO_ROOT / "figures"
-    return base / (notebook or current_notebook())
+    """``<figures root>/<notebook>``: ``COURSE_FIGURES``, else ``build/figures`` (a student's
+    own runs; ``build/smoke/figures`` in smoke mode). The instructor's build sets
+    ``COURSE_FIGURES`` (see :func:`course_utils.paths.figures_root`)."""
+    return figures_root() / (notebook or current_notebook())
 
 
 def save_figure(fig: Figure, name: str, formats: Sequence[str] = ("png",), dpi: int = 150) -> list[Path]:

@@ -96,15 +96,21 @@ def results_markdown(
             rows.append([label(name), "not run yet", *["-"] * (len(columns) - 1)])
             continue
         rows.append([label(name)] + [
-            format_seconds(record.get(key)) if key == "seconds" else format_value(record.get(key))
+            format_seconds(record.get(key)) if key == "seconds" else
+            format_value(record.get(key)) + (" (STAND-IN data)" if key == "mode" and record.get("standin") else "")
             for key in columns.values()])
     lines += _table(["notebook", *columns], rows)
 
     for name in names:
-        metrics = (results.get(name) or {}).get("metrics") or {}
+        record = results.get(name) or {}
+        metrics = record.get("metrics") or {}
         if not metrics:
             continue
         lines += ["", f"## {name}", ""]
+        if record.get("standin"):  # never report numbers of generated data as results
+            lines += ["**Made from STAND-IN data, not the real data set: its numbers are not shown** "
+                      f"({'; '.join(record.get('standin_reasons', []))})."]
+            continue
         lines += _table(["metric", "value"], [[f"`{k}`", format_value(v)] for k, v in metrics.items()])
     return "\n".join(lines) + "\n"
 
@@ -113,6 +119,17 @@ def notebook_links(notebook_paths: Sequence[Path | str], relative_to: Path | str
     """Notebook name -> its path relative to ``relative_to`` (RESULTS.md's folder), '/'-separated."""
     return {Path(p).stem: Path(os.path.relpath(Path(p).resolve(), Path(relative_to).resolve())).as_posix()
             for p in notebook_paths}
+
+
+def last_build_line(path: Path) -> str | None:
+    """The "Last build: ..." line of an existing RESULTS.md, to keep it when only the report
+    is rewritten."""
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith("Last build:"):
+            return line
+    return None
 
 
 def write_results_md(
@@ -127,6 +144,8 @@ def write_results_md(
     :func:`course_utils.results.results_dir`) to ``path``, linking ``notebook_paths``; return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if built_on is None:
+        built_on = last_build_line(path)
     text = results_markdown(load_results(results_dir), notebooks=[Path(p).stem for p in notebook_paths],
                             links=notebook_links(notebook_paths, path.parent), mode=mode,
                             built_on=built_on)

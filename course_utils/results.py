@@ -1,4 +1,10 @@
-"""Each notebook's headline numbers, recorded as it runs in ``results/<notebook>.json``."""
+"""Each notebook's headline numbers, recorded as it runs in ``<results>/<notebook>.json``.
+
+A record says what it was measured on: mode, device, torch and Python versions, the data it
+used, and whether any of that data was a stand-in (``standin`` with the reasons). Where the
+records go is :func:`course_utils.paths.results_root`: ``build/results/`` for a student's own
+runs; only the instructor's build puts them into the committed ``results/``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from pathlib import Path
 
 import torch
 
-from course_utils.runtime import REPO_ROOT, is_smoke, mode
+from course_utils.data import provenance
+from course_utils.paths import results_root
+from course_utils.runtime import mode
 
 _state: dict = {"notebook": None, "start": None, "device": None}
 
@@ -19,10 +27,12 @@ def start_notebook(name: str, device: torch.device | str | None = None) -> None:
     """Name the running notebook (its file stem) and start its clock.
 
     Figures saved with :func:`course_utils.pictures.save_figure` and numbers recorded with
-    :func:`record` go under this name.
+    :func:`record` go under this name; the data notes of an earlier notebook in the same
+    process are forgotten.
     """
     _state.update(notebook=name, start=time.perf_counter(),
                   device=str(device) if device is not None else None)
+    provenance.clear()
 
 
 def current_notebook() -> str:
@@ -31,19 +41,30 @@ def current_notebook() -> str:
 
 
 def results_dir() -> Path:
-    """``COURSE_RESULTS`` if set, else ``results/`` (``results/smoke/`` in smoke mode)."""
-    env = os.environ.get("COURSE_RESULTS")
-    base = Path(env) if env else REPO_ROOT / "results"
-    return base / "smoke" if is_smoke() and not env else base
+    """Where records go (:func:`course_utils.paths.results_root`)."""
+    return results_root()
 
 
 def results_path(notebook: str | None = None) -> Path:
     return results_dir() / f"{notebook or current_notebook()}.json"
 
 
+def write_json(path: Path, data: object) -> Path:
+    """Write ``data`` as indented JSON atomically (temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def record(**metrics: float | int | str) -> dict:
     """Merge ``metrics`` into this notebook's results file, with mode, device, seconds since
-    :func:`start_notebook`, and the torch version; return the whole record."""
+    :func:`start_notebook`, versions and the data used (:mod:`course_utils.data.provenance`);
+    return the whole record."""
     path = results_path()
     data = json.loads(path.read_text()) if path.exists() else {}
     if data.get("mode") not in (None, mode()):
@@ -57,18 +78,18 @@ def record(**metrics: float | int | str) -> dict:
         torch=torch.__version__,
         python=platform.python_version(),
         recorded=time.strftime("%Y-%m-%d %H:%M:%S"),
+        **provenance.summary(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_json(path, data)
     return data
 
 
 def load_results(directory: Path | str | None = None) -> dict[str, dict]:
-    """All results files in ``directory`` (default :func:`results_dir`), by notebook name."""
+    """All results files in ``directory`` (default :func:`results_dir`), by notebook name
+    (saved runs, ``*.runs.json``, are not records)."""
     directory = Path(directory) if directory is not None else results_dir()
-    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))
+            if not p.name.endswith(".runs.json")}
 
 
 def format_table(rows: list[dict], floatfmt: str = ".4f") -> str:

@@ -1,4 +1,5 @@
-"""Where the course runs: device choice, seeding, smoke mode, paths and a timer."""
+"""Where the course runs: the device and what runs fast on it (mixed precision, memory layout),
+seeding, smoke mode and a timer. Every ``COURSE_*`` setting is checked where it is read."""
 
 from __future__ import annotations
 
@@ -11,29 +12,67 @@ from pathlib import Path
 import numpy as np
 import torch
 
-#: The repository root (the folder holding ``course_utils/``).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from course_utils.paths import SettingError
 
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
+#: Device names :func:`get_device` accepts (with an optional ``:index`` for cuda).
+DEVICE_CHOICES = ("cpu", "cuda", "mps")
 
 
-def get_device(prefer: str | None = None) -> torch.device:
-    """Return the best available device: cuda, then mps, then cpu.
-
-    ``prefer`` (or the ``COURSE_DEVICE`` environment variable) forces a device,
-    e.g. ``"cpu"`` on a machine with a GPU.
-    """
-    prefer = prefer or os.environ.get("COURSE_DEVICE") or None
-    if prefer:
-        return torch.device(prefer)
+# ------------------------------------------------------------------------------ the device
+def available_devices() -> list[str]:
+    """The devices this machine can run on, best first (``cuda:0`` ... , ``mps``, ``cpu``)."""
+    found = []
     if torch.cuda.is_available():
-        return torch.device("cuda")
+        found += [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cuda"]
     mps = getattr(torch.backends, "mps", None)
     if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+        found.append("mps")
+    return found + ["cpu"]
 
 
+def check_device(value: str, source: str = "device") -> torch.device:
+    """``value`` (e.g. ``"cpu"``, ``"CUDA"``, ``"cuda:1"``) as a device that exists here, or a
+    :class:`SettingError` naming the choices and what this machine has."""
+    name = value.strip().lower()
+    have = ", ".join(available_devices())
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        device = None
+    if device is None or device.type not in DEVICE_CHOICES:
+        raise SettingError(f"{source}={value!r} is not a device; choose one of "
+                           f"{', '.join(DEVICE_CHOICES)} (cuda:N for the N-th GPU). "
+                           f"Available here: {have}.")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SettingError(f"{source}={value!r}, but this machine has no CUDA GPU that torch "
+                               f"can use (torch {torch.__version__}). Available here: {have}.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise SettingError(f"{source}={value!r}, but this machine has "
+                               f"{torch.cuda.device_count()} CUDA GPU(s). Available here: {have}.")
+    if device.type == "mps" and "mps" not in available_devices():
+        raise SettingError(f"{source}={value!r}, but Apple's MPS is not available here. "
+                           f"Available here: {have}.")
+    return device
+
+
+def get_device(prefer: str | torch.device | None = None) -> torch.device:
+    """The device to train on: ``prefer``, else ``COURSE_DEVICE``, else the best available
+    (cuda, then mps, then cpu). A device that does not exist here raises
+    :class:`~course_utils.paths.SettingError` with the choices."""
+    if isinstance(prefer, torch.device):
+        return check_device(str(prefer))
+    if prefer:
+        return check_device(prefer)
+    env = os.environ.get("COURSE_DEVICE", "").strip()
+    if env:
+        return check_device(env, "COURSE_DEVICE")
+    return torch.device(available_devices()[0].split(":")[0])
+
+
+# ----------------------------------------------------------------- what is fast on the device
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """True when this CPU has bfloat16 dot-product instructions (x86 ``avx512_bf16`` or
@@ -50,15 +89,61 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+def cuda_capability(device: torch.device | str) -> tuple[int, int]:
+    """The CUDA device's compute capability, e.g. (7, 5) for a T4, (9, 0) for an H100."""
+    return tuple(torch.cuda.get_device_capability(torch.device(device)))  # type: ignore[return-value]
+
+
 def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
-    """``torch.bfloat16`` where mixed precision pays on ``device`` (CUDA, and CPUs with native
-    bfloat16 instructions), else None."""
+    """The autocast dtype that is correct and faster on ``device``, or None for float32.
+
+    * CUDA from compute capability 8.0 (A100, RTX 30xx, H100): bfloat16, natively;
+    * CUDA below 8.0 (T4, V100): float16 with a gradient scaler (cuDNN has no bfloat16
+      convolutions there; ``torch.cuda.is_bf16_supported()`` says True because it counts
+      emulation, so it is not asked);
+    * Apple's MPS: None (float32): the safe choice until measured otherwise;
+    * CPU: bfloat16 with native bfloat16 instructions (:func:`cpu_has_native_bf16`), else None.
+
+    A float16 result needs a :class:`torch.amp.GradScaler` (:func:`needs_grad_scaler`).
+    """
     device = torch.device(device)
-    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+    if device.type == "cuda":
+        return torch.bfloat16 if cuda_capability(device) >= (8, 0) else torch.float16
+    if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
 
 
+def needs_grad_scaler(dtype: torch.dtype | None) -> bool:
+    """float16 gradients underflow without loss scaling; bfloat16 has float32's range."""
+    return dtype == torch.float16
+
+
+def preferred_memory_format(device: torch.device | str, amp: bool = False) -> torch.memory_format:
+    """The memory layout in which convolutions run fastest on ``device``.
+
+    channels-last on CPUs (oneDNN's native layout) and on CUDA tensor cores (compute
+    capability 7.0 and up, when ``amp`` runs them in 16 bits, or 8.0 and up where float32
+    uses TF32 too); the default contiguous layout on older GPUs in float32 (a T4 gains
+    nothing) and on Apple's MPS (its convolution backward pass is much slower channels-last,
+    and has had wrong-result bugs there)."""
+    device = torch.device(device)
+    if device.type == "cpu":
+        return torch.channels_last
+    if device.type == "cuda":
+        cc = cuda_capability(device)
+        if cc >= (8, 0) or (cc >= (7, 0) and amp and mixed_precision_dtype(device) is not None):
+            return torch.channels_last
+    return torch.contiguous_format
+
+
+def prepare_model(model: torch.nn.Module, device: torch.device | str,
+                  amp: bool = False) -> torch.nn.Module:
+    """``model`` moved to ``device`` in :func:`preferred_memory_format` (for convnets)."""
+    return model.to(torch.device(device), memory_format=preferred_memory_format(device, amp))
+
+
+# --------------------------------------------------------------------------------- seeding
 def set_seed(seed: int) -> torch.Generator:
     """Seed python, numpy and torch (all devices); return a CPU generator seeded the same."""
     random.seed(seed)
@@ -67,9 +152,19 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+# ------------------------------------------------------------------------------ smoke mode
 def is_smoke() -> bool:
-    """True when ``COURSE_SMOKE`` asks for the shrunken, minutes-long test run."""
-    return os.environ.get("COURSE_SMOKE", "").strip().lower() in _TRUE
+    """True when ``COURSE_SMOKE`` asks for the shrunken, minutes-long test run. ``1``, ``true``,
+    ``yes``, ``on`` mean smoke; unset, empty, ``0``, ``false``, ``no``, ``off`` mean full; any
+    other value raises :class:`~course_utils.paths.SettingError`."""
+    value = os.environ.get("COURSE_SMOKE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingError(f"COURSE_SMOKE={os.environ['COURSE_SMOKE']!r} is neither on nor off: use "
+                       f"COURSE_SMOKE=1 for the smoke run or COURSE_SMOKE=0 (or unset it) for "
+                       f"the full run.")
 
 
 def mode() -> str:
@@ -77,17 +172,25 @@ def mode() -> str:
     return "smoke" if is_smoke() else "full"
 
 
-def data_root() -> Path:
-    """The data cache: ``COURSE_DATA`` if set, else the repository's ``data/``."""
-    env = os.environ.get("COURSE_DATA")
-    return Path(env).expanduser().resolve() if env else REPO_ROOT / "data"
-
-
 def pick(full, smoke):
     """Return ``smoke`` in smoke mode and ``full`` otherwise (for a notebook's parameters cell)."""
     return smoke if is_smoke() else full
 
 
+def describe(device: torch.device | str, data_root: Path | str | None = None) -> str:
+    """The line a notebook prints first: mode, device (with its mixed precision and memory
+    layout) and the data root (``data_root`` when the notebook sets its own)."""
+    from course_utils.paths import data_root as default_root, describe_data_root
+
+    dtype = mixed_precision_dtype(device)
+    amp = str(dtype).replace("torch.", "") if dtype is not None else "float32"
+    layout = "channels-last" if preferred_memory_format(device, True) == torch.channels_last else "contiguous"
+    root = (describe_data_root() if data_root is None or Path(data_root) == default_root()
+            else f"data root: {data_root} (set in this notebook)")
+    return f"mode: {mode()} | device: {device} (mixed precision: {amp}, layout: {layout}) | {root}"
+
+
+# ------------------------------------------------------------------------------ the clock
 class Timer:
     """Wall-clock stopwatch that can be started and stopped many times (after d2l's ``Timer``)."""
 

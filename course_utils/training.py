@@ -1,4 +1,10 @@
-"""Training and evaluation loops that work for any classifier and any iterable of batches."""
+"""Training and evaluation loops that work for any classifier and any iterable of batches.
+
+Mixed precision follows :func:`course_utils.runtime.mixed_precision_dtype` (bfloat16, or
+float16 with a gradient scaler on GPUs without bfloat16); learning-rate schedulers are stepped
+per batch or per epoch as asked; an averaged copy of the weights (EMA) can be kept along; and
+evaluation can average several views of each test image (test-time augmentation).
+"""
 
 from __future__ import annotations
 
@@ -9,27 +15,56 @@ from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.optim import lr_scheduler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from course_utils.runtime import mixed_precision_dtype, synchronize
+from course_utils.runtime import mixed_precision_dtype, needs_grad_scaler, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
+#: Schedulers whose ``total_steps`` make them per-batch by construction.
+PER_BATCH = (lr_scheduler.OneCycleLR, lr_scheduler.CyclicLR)
+#: Test-time augmentation: the views whose outputs are averaged.
+TTA_KINDS = (None, "flip", "flip-translate")
 
 
-def _autocast(device: torch.device, amp: bool):
+def autocast_context(device: torch.device, amp: bool):
+    """``torch.autocast`` in the device's mixed precision when ``amp``, else a no-op."""
     dtype = mixed_precision_dtype(device) if amp else None
     if dtype is not None:
         return torch.autocast(device.type, dtype=dtype)
     return contextlib.nullcontext()
 
 
-def _forward(model: nn.Module, x: Tensor, tta_flip: bool) -> Tensor:
-    """The model's outputs, or with ``tta_flip`` the mean of its outputs for the images and
-    for their left-right mirror images (test-time augmentation)."""
-    if not tta_flip:
+def tta_views(x: Tensor, kind: str | None) -> list[tuple[float, Tensor]]:
+    """``(weight, view)`` pairs of a batch for test-time augmentation; the weights sum to 1.
+
+    ``None``: the images; ``"flip"``: the images and their mirror images; ``"flip-translate"``:
+    those two at half weight, plus both shifted one pixel up-left and one pixel down-right
+    (reflect-padded), mirrored and not, at an eighth each."""
+    if kind not in TTA_KINDS:
+        raise ValueError(f"tta must be one of {TTA_KINDS}, got {kind!r}")
+    if kind is None:
+        return [(1.0, x)]
+    mirror = [(0.5, x), (0.5, x.flip(3))]
+    if kind == "flip":
+        return mirror
+    h, w = x.shape[2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
+    shifted = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
+    return ([(0.25, x), (0.25, x.flip(3))]
+            + [(0.125, v.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
+                memory_format=torch.channels_last) else v.contiguous()) for s in shifted
+               for v in (s, s.flip(3))])
+
+
+def _forward(model: nn.Module, x: Tensor, tta: str | None) -> Tensor:
+    """The model's outputs, or the weighted mean of its outputs over the TTA views."""
+    views = tta_views(x, tta)
+    if len(views) == 1:
         return model(x)
-    return (model(x) + model(x.flip(3))) / 2
+    return sum(w * model(v).float() for w, v in views)
 
 
 @torch.inference_mode()
@@ -39,22 +74,22 @@ def evaluate(
     loss_fn: LossFn = F.cross_entropy,
     device: torch.device | str | None = None,
     amp: bool = False,
-    tta_flip: bool = False,
+    tta: str | None = None,
 ) -> dict[str, float]:
     """Mean loss and accuracy of ``model`` over ``loader`` (model put in eval mode, then back).
 
-    ``tta_flip`` averages each image's outputs with its mirror image's (test-time
-    augmentation); ``amp`` as in :func:`fit`."""
+    ``tta`` averages each image's outputs over several views (:func:`tta_views`); ``amp`` as
+    in :func:`fit`."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     n = 0
-    with _autocast(device, amp):
+    with autocast_context(device, amp):
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = _forward(model, x, tta_flip)
+            logits = _forward(model, x, tta)
             loss_sum += loss_fn(logits.float(), y) * y.shape[0]
             correct += (logits.argmax(1) == y).sum()
             n += y.shape[0]
@@ -70,17 +105,17 @@ def predict(
     loader: Iterable[tuple[Tensor, Tensor]],
     device: torch.device | str | None = None,
     amp: bool = False,
-    tta_flip: bool = False,
+    tta: str | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits, predicted classes, labels)`` of ``model`` over every batch of ``loader``, in
-    loader order (model put in eval mode, then back); ``tta_flip`` as in :func:`evaluate`."""
+    loader order (model put in eval mode, then back); ``tta`` as in :func:`evaluate`."""
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     logits, labels = [], []
-    with _autocast(device, amp):
+    with autocast_context(device, amp):
         for x, y in loader:
-            logits.append(_forward(model, x.to(device, non_blocking=True), tta_flip).float())
+            logits.append(_forward(model, x.to(device, non_blocking=True), tta).float())
             labels.append(y.to(device, non_blocking=True))
     model.train(was_training)
     if not logits:
@@ -102,6 +137,36 @@ def per_class_accuracy(confusion: Tensor) -> Tensor:
     return confusion.diag().float() / confusion.sum(1).clamp(min=1)
 
 
+def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
+    """An exponential moving average of ``model``'s weights and batch-norm statistics
+    (torch's :class:`~torch.optim.swa_utils.AveragedModel`): after each step,
+    ``average = decay * average + (1 - decay) * weights``. Pass it to :func:`fit` as ``ema``."""
+    if not 0.0 < decay < 1.0:
+        raise ValueError(f"decay must be between 0 and 1, got {decay}")
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
+def resolve_interval(scheduler: lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau,
+                       interval: str | None) -> str:
+    """``"batch"`` or ``"epoch"``: ``interval`` when given; ``"batch"`` for schedulers built from
+    a step count (OneCycleLR, CyclicLR); for any other a ValueError, because a StepLR(step_size=10)
+    means 10 epochs in most code and 10 batches if stepped per batch."""
+    if interval is not None:
+        if interval not in ("batch", "epoch"):
+            raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {interval!r}")
+        if interval == "batch" and isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+            raise ValueError("ReduceLROnPlateau watches a per-epoch metric: use scheduler_interval='epoch'")
+        return interval
+    if isinstance(scheduler, PER_BATCH):
+        return "batch"
+    if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+        return "epoch"
+    raise ValueError(
+        f"fit() does not know whether to step {type(scheduler).__name__} after every batch or "
+        f"after every epoch: pass scheduler_interval='epoch' (e.g. the seed's StepLR(step_size=10) "
+        f"= every 10 epochs) or scheduler_interval='batch' (a schedule counted in steps).")
+
+
 def fit(
     model: nn.Module,
     train_loader: Iterable[tuple[Tensor, Tensor]],
@@ -110,7 +175,9 @@ def fit(
     *,
     loss_fn: LossFn = F.cross_entropy,
     test_loader: Iterable[tuple[Tensor, Tensor]] | None = None,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    scheduler: lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau | None = None,
+    scheduler_interval: str | None = None,
+    ema: AveragedModel | None = None,
     device: torch.device | str | None = None,
     amp: bool = False,
     progress: bool = True,
@@ -119,16 +186,26 @@ def fit(
     """Train ``model`` for ``epochs`` and return its history.
 
     The history holds per-epoch lists (``epoch``, ``train_loss``, ``train_acc``, ``test_loss``,
-    ``test_acc``, ``seconds`` of training, ``eval_seconds``) and per-step lists (``step_loss``,
-    ``step_acc``). ``scheduler`` is stepped after every batch (e.g. ``OneCycleLR``). ``amp``
-    uses bfloat16 autocast where it pays (CUDA, and CPUs with native bfloat16 instructions:
-    :func:`~course_utils.runtime.mixed_precision_dtype`) and is ignored elsewhere. Per-step
-    numbers stay on the device until the epoch ends, so the loop never waits for the GPU.
+    ``test_acc``, ``seconds`` of training, ``eval_seconds``, ``lr`` at the epoch's end,
+    ``skipped_steps`` by the gradient scaler, and with ``ema`` ``ema_test_loss``/``ema_test_acc``)
+    and per-step lists (``step_loss``, ``step_acc``).
+
+    ``scheduler`` is stepped after every batch or every epoch (``scheduler_interval``; see
+    :func:`resolve_interval` for the default). ``ema`` (from :func:`ema_model`) is updated
+    after every optimizer step. ``amp`` uses the device's mixed precision
+    (:func:`~course_utils.runtime.mixed_precision_dtype`) and, for float16, a gradient scaler
+    that skips steps whose gradients overflow. Per-step numbers stay on the device until the
+    epoch ends, so the loop never waits for the GPU (except to read the scaler's verdict).
     """
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    interval = resolve_interval(scheduler, scheduler_interval) if scheduler is not None else None
+    dtype = mixed_precision_dtype(device) if amp else None
+    scaler = torch.amp.GradScaler(device.type) if needs_grad_scaler(dtype) else None
     history: History = {k: [] for k in (
         "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds",
-        "step_loss", "step_acc")}
+        "lr", "skipped_steps", "step_loss", "step_acc")}
+    if ema is not None:
+        history.update(ema_test_loss=[], ema_test_acc=[])
     total = len(train_loader) if hasattr(train_loader, "__len__") else None
     for epoch in range(1, epochs + 1):
         model.train()
@@ -137,18 +214,31 @@ def fit(
         losses: list[Tensor] = []
         corrects: list[Tensor] = []
         sizes: list[int] = []
+        skipped = 0
         bar = tqdm(train_loader, total=total, desc=f"{desc} {epoch}/{epochs}", disable=not progress,
                    leave=False, mininterval=0.5)
         for x, y in bar:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with _autocast(device, amp):
+            with autocast_context(device, amp):
                 logits = model(x)
                 loss = loss_fn(logits.float(), y)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
+            stepped = True
+            if scaler is None:
+                loss.backward()
+                optimizer.step()
+            else:
+                scale = scaler.get_scale()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                stepped = scaler.get_scale() >= scale  # a lower scale: inf/nan found, step skipped
+                skipped += not stepped
+            if stepped:
+                if ema is not None:
+                    ema.update_parameters(model)
+                if scheduler is not None and interval == "batch":
+                    scheduler.step()
             losses.append(loss.detach())
             corrects.append((logits.detach().argmax(1) == y).sum())
             sizes.append(y.shape[0])
@@ -163,16 +253,29 @@ def fit(
         history["train_loss"].append(float((step_loss * size).sum() / size.sum()))
         history["train_acc"].append(float(step_correct.sum() / size.sum()))
         history["seconds"].append(seconds)
+        history["skipped_steps"].append(skipped)
         if test_loader is not None:
             start = time.perf_counter()
             result = evaluate(model, test_loader, loss_fn, device, amp)
-            history["eval_seconds"].append(time.perf_counter() - start)
             history["test_loss"].append(result["loss"])
             history["test_acc"].append(result["acc"])
+            if ema is not None:
+                averaged = evaluate(ema.module, test_loader, loss_fn, device, amp)
+                history["ema_test_loss"].append(averaged["loss"])
+                history["ema_test_acc"].append(averaged["acc"])
+            history["eval_seconds"].append(time.perf_counter() - start)
+        if scheduler is not None and interval == "epoch":
+            if isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(history["test_loss"][-1] if test_loader is not None else history["train_loss"][-1])
+            else:
+                scheduler.step()
+        history["lr"].append(optimizer.param_groups[0]["lr"])
         if progress:
             line = (f"{desc} epoch {epoch}/{epochs}: train loss {history['train_loss'][-1]:.4f} "
                     f"acc {history['train_acc'][-1]:.4f}")
             if test_loader is not None:
                 line += f", test loss {history['test_loss'][-1]:.4f} acc {history['test_acc'][-1]:.4f}"
+            if ema is not None and test_loader is not None:
+                line += f" (EMA {history['ema_test_acc'][-1]:.4f})"
             bar.write(line + f" ({seconds:.1f} s)")
     return history

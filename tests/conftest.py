@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from course_utils.runtime import REPO_ROOT, data_root
+from course_utils.paths import PACKAGE_PARENT, data_root
 
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+SHARED_DATA = PACKAGE_PARENT.parent / "shared" / "data"
 
 
 def find_mnist_raw() -> Path | None:
@@ -33,9 +35,43 @@ def mnist_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def read_only(tmp_path_factory):
+    """``make(folder) -> folder'``: a read-only view of ``folder``. As root (where permissions
+    do not stop writes) it is a read-only bind mount; otherwise the folder made unwritable.
+    Skips when neither is possible."""
+    mounts: list[Path] = []
+    changed: list[Path] = []
+
+    def make(folder: Path) -> Path:
+        if os.geteuid() != 0:
+            for p in [folder, *folder.rglob("*")]:
+                if p.is_dir():
+                    p.chmod(0o555)
+                    changed.append(p)
+            return folder
+        view = tmp_path_factory.mktemp("read-only-view")
+        try:
+            subprocess.run(["mount", "--bind", str(folder), str(view)], check=True, capture_output=True)
+            mounts.append(view)
+            subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"cannot make a read-only folder here ({exc})")
+        return view
+
+    yield make
+    for view in reversed(mounts):
+        subprocess.run(["umount", str(view)], capture_output=True)
+    for p in changed:
+        p.chmod(0o755)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_outputs(tmp_path_factory, monkeypatch):
-    """Keep figures and results written by unit tests out of the repository."""
+    """Keep figures, results, caches and checkpoints written by unit tests out of the
+    repository and the user's cache; unit tests' own stand-ins are not notebook stand-ins."""
     out = tmp_path_factory.mktemp("outputs")
     monkeypatch.setenv("COURSE_FIGURES", str(out / "figures"))
     monkeypatch.setenv("COURSE_RESULTS", str(out / "results"))
+    monkeypatch.setenv("COURSE_CACHE", str(out / "cache"))
+    monkeypatch.delenv("COURSE_STANDIN_LOG", raising=False)

@@ -196,7 +196,9 @@ def test_alexnet_fed_28x28_names_layer_and_smallest_size():
     model.eval()
     with torch.no_grad():
         model(torch.randn(1, 3, 63, 63))
-        with pytest.raises(RuntimeError):
+        # torchvision's own forward says only "Output size is too small"; ours names the layer
+        with pytest.raises(InputSizeError, match=r"AlexNet cannot take a 3x62x62 input: layer "
+                                                 r"features\.12 .*smallest input that works is 3x63x63"):
             model(torch.randn(1, 3, 62, 62))
 
 

@@ -33,6 +33,12 @@ BAD = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_mode_from_the_test_run(monkeypatch):
+    """The test run sets COURSE_SMOKE=1, which the build honours; these tests choose."""
+    monkeypatch.delenv("COURSE_SMOKE", raising=False)
+
+
 def make_notebook(path: Path, cells: list[str]) -> bytes:
     nb = new_notebook(cells=[new_markdown_cell("# A tiny notebook"), *map(new_code_cell, cells)],
                       metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
@@ -88,20 +94,22 @@ def test_build_stops_at_a_failing_cell_and_names_it(tmp_path):
     partial = nbformat.read(tmp_path / "build" / "smoke" / "notebooks" / "03_broken.ipynb", as_version=4)
     code = [c for c in partial.cells if c.cell_type == "code"]
     assert code[1].outputs[0]["output_type"] == "error" and code[2].outputs == []
-    assert (tmp_path / "build" / "smoke" / "RESULTS.md").exists()
+    assert not (tmp_path / "build" / "smoke" / "RESULTS.md").exists()   # a failed build writes none
     assert not (tmp_path / "RESULTS.md").exists()
+    assert "The build did not finish" in out and (tmp_path / "build" / "smoke" / "partial").is_dir()
 
 
 def test_select_notebooks_by_stem_prefix_or_path(tmp_path):
-    for name in ("01_a", "02_b", "02x_c", "10_d"):
+    for name in ("01_a", "02_b", "02_bc", "10_d", "01_a.nbconvert", "Untitled", "02x_c"):
         (tmp_path / f"{name}.ipynb").write_text("{}")
     names = lambda args: [p.stem for p in build.select_notebooks(args, tmp_path)]  # noqa: E731
-    assert names([]) == ["01_a", "02_b", "02x_c", "10_d"]
+    assert names([]) == ["01_a", "02_b", "02_bc", "10_d"]   # numbered notebooks only
     assert names(["10", "01_a"]) == ["01_a", "10_d"]  # course order, whatever the order given
     assert names(["02_b"]) == ["02_b"]  # an exact stem wins over a longer one with that prefix
-    assert names([str(tmp_path / "02x_c.ipynb")]) == ["02x_c"]
+    assert names(["01"]) == ["01_a"]    # an nbconvert copy beside it does not make "01" ambiguous
+    assert names([str(tmp_path / "02x_c.ipynb")]) == ["02x_c"]   # an explicit path is run
     with pytest.raises(build.BuildError, match="several"):
-        build.select_notebooks(["0"], tmp_path)
+        build.select_notebooks(["02_b", "0"], tmp_path)
     with pytest.raises(build.BuildError, match="no notebook.*01_a, 02_b"):
         build.select_notebooks(["99"], tmp_path)
     assert build.main(["99", "--notebooks-dir", str(tmp_path)], stream=io.StringIO()) == 2
@@ -134,3 +142,160 @@ def test_results_markdown_format(tmp_path):
     path = write_results_md(tmp_path / "out" / "RESULTS.md", tmp_path / "res",
                             notebook_paths=[tmp_path / "nb" / "01_x.ipynb"])
     assert "[01_x](../nb/01_x.ipynb)" in path.read_text()
+
+
+# ---------------------------------------------------------------- mode, safety, outputs
+@pytest.mark.parametrize("env, flags, smoke, why", [
+    (None, [], False, "the default"),
+    ("1", [], True, "COURSE_SMOKE=1"),          # the test command's variable is honoured
+    ("0", [], False, "COURSE_SMOKE=0"),
+    (None, ["--smoke"], True, "--smoke"),
+    ("true", ["--smoke"], True, "--smoke"),
+])
+def test_mode_from_flag_and_variable(monkeypatch, env, flags, smoke, why):
+    if env is None:
+        monkeypatch.delenv("COURSE_SMOKE", raising=False)
+    else:
+        monkeypatch.setenv("COURSE_SMOKE", env)
+    assert build.resolve_mode("--smoke" in flags, "--full" in flags) == (smoke, why)
+
+
+@pytest.mark.parametrize("env, flags, message", [
+    ("0", ["--smoke"], "--smoke contradicts COURSE_SMOKE=0"),
+    ("1", ["--full"], "--full contradicts COURSE_SMOKE=1"),
+    ("2", [], "COURSE_SMOKE='2' is neither on nor off"),
+    ("y", ["--smoke"], "COURSE_SMOKE='y' is neither on nor off"),
+])
+def test_contradictions_and_bad_values_are_refused(monkeypatch, tmp_path, env, flags, message):
+    monkeypatch.setenv("COURSE_SMOKE", env)
+    log = io.StringIO()
+    assert build.main([*flags, *dirs(tmp_path)], stream=log) == 2
+    assert message in log.getvalue() and "Traceback" not in log.getvalue()
+
+
+def test_first_line_says_mode_device_and_data_root(monkeypatch, tmp_path):
+    make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
+    log = io.StringIO()
+    assert build.main([*dirs(tmp_path), "--list"], stream=log) == 0
+    first = log.getvalue().splitlines()[0]
+    assert first.startswith("course build: smoke mode (from COURSE_SMOKE=1), 1 notebook(s), device cpu")
+    assert f"data root: {tmp_path / 'data'}" in first
+
+
+@pytest.mark.parametrize("args, env, message", [
+    (["--device", "cuda"], None, "--device='cuda', but this machine has no CUDA GPU"),
+    (["--device", "garbage"], None, "--device='garbage' is not a device; choose one of cpu, cuda, mps"),
+    ([], "CPUX", "COURSE_DEVICE='CPUX' is not a device"),
+])
+def test_bad_device_is_one_clear_line(monkeypatch, tmp_path, args, env, message):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    if env:
+        monkeypatch.setenv("COURSE_DEVICE", env)
+    make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
+    log = io.StringIO()
+    assert build.main([*args, *dirs(tmp_path)], stream=log) == 2
+    assert message in log.getvalue() and "Traceback" not in log.getvalue()
+
+
+STANDIN = [
+    "import tempfile\n"
+    "from course_utils.results import record, start_notebook\n"
+    "from course_utils.data.mnist import load_mnist\n"
+    "start_notebook('01_standin', 'cpu')\n"
+    "train = load_mnist(root=tempfile.mkdtemp())\n"
+    "record(acc=0.5)",
+]
+
+
+def test_standin_is_announced_by_the_build_and_kept_out_of_the_report(tmp_path, capfd):
+    make_notebook(tmp_path / "nb" / "01_standin.ipynb", STANDIN)
+    log = io.StringIO()
+    assert build.main(["--smoke", *dirs(tmp_path)], stream=log) == 0, log.getvalue()
+    out = log.getvalue()
+    assert re.search(r"^!!! 01_standin used STAND-IN data: MNIST \(no archives in .*\)", out, re.M)
+    assert "STAND-IN data (1 split(s))" in out   # in the summary too
+    record = json.loads((tmp_path / "results" / "01_standin.json").read_text())
+    assert record["standin"] is True and record["standin_reasons"][0].startswith("MNIST: no archives")
+    report = (tmp_path / "build" / "smoke" / "RESULTS.md").read_text()
+    assert "| `acc` |" not in report and "STAND-IN" in report
+    assert "without encryption" not in capfd.readouterr().err   # the kernel runs over IPC
+
+
+def test_promotion_holds_back_standin_and_other_data_records(tmp_path):
+    from course_utils.build.outputs import Staging, promote
+    staging = Staging.fresh(tmp_path / "build")
+    for name, extra in [("01_real", {}), ("02_fake", {"standin": True, "standin_reasons": ["MNIST: gone"]}),
+                        ("05_mine", {"course_data": False, "data": ["photos: /home/me/pets"]})]:
+        (staging.results / f"{name}.json").write_text(json.dumps({"mode": "full", **extra}))
+        (staging.figures / name).mkdir()
+        (staging.figures / name / "a.png").write_bytes(b"png")
+    (tmp_path / "figures" / "01_real").mkdir(parents=True)
+    (tmp_path / "figures" / "01_real" / "stale.png").write_bytes(b"old")
+    notes = promote(staging, figures=tmp_path / "figures", results=tmp_path / "results",
+                    committed=True, held_back=tmp_path / "build")
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == ["01_real.json"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["01_real"]
+    assert [p.name for p in (tmp_path / "figures" / "01_real").iterdir()] == ["a.png"]  # replaced whole
+    assert (tmp_path / "build" / "results" / "02_fake.json").exists()
+    assert (tmp_path / "build" / "figures" / "05_mine" / "a.png").exists()
+    assert len(notes) == 2 and "STAND-IN" in notes[0] and "/home/me/pets" in notes[1]
+    assert not staging.root.exists()
+
+
+def test_failed_build_leaves_results_md_and_figures_as_they_were(tmp_path):
+    make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
+    make_notebook(tmp_path / "nb" / "02_broken.ipynb", BAD)
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# committed\n")
+    (tmp_path / "figures" / "01_tiny").mkdir(parents=True)
+    (tmp_path / "figures" / "01_tiny" / "line.png").write_bytes(b"the committed figure")
+    log = io.StringIO()
+    assert build.main([*dirs(tmp_path), "--results-md", str(md)], stream=log) == 1
+    assert md.read_text() == "# committed\n"
+    assert (tmp_path / "figures" / "01_tiny" / "line.png").read_bytes() == b"the committed figure"
+    assert not (tmp_path / "results" / "01_tiny.json").exists()
+    assert (tmp_path / "build" / "partial" / "figures" / "01_tiny" / "line.png").exists()
+
+
+def test_report_only_keeps_the_last_build_line(tmp_path):
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "01_x.json").write_text(json.dumps({"mode": "full", "metrics": {"a": 1}}))
+    md = tmp_path / "RESULTS.md"
+    write_results_md(md, tmp_path / "results", built_on="Last build: 2026-01-01 10:00, full mode, ran 01_x.")
+    write_results_md(md, tmp_path / "results")           # what --report-only does
+    assert "Last build: 2026-01-01 10:00, full mode, ran 01_x." in md.read_text()
+    assert build.main(["--report-only", *dirs(tmp_path), "--results-md", str(md)],
+                      stream=io.StringIO()) == 0
+    assert "Last build: 2026-01-01 10:00" in md.read_text()
+
+
+def test_ctrl_c_stops_the_build_quietly(tmp_path):
+    """A real Ctrl-C (SIGINT) during a long cell: one clear line, exit status 130, no ZMQ
+    traceback, nothing moved into place."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
+        "print('started', flush=True)", "import time\ntime.sleep(60)"])
+    env = dict(os.environ, COURSE_SMOKE="0")
+    proc = subprocess.Popen([sys.executable, "-m", "course_utils.build", *dirs(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.time() + 60
+    lines = []
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if "cell  2/2" in line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=60)
+    out = "".join(lines) + rest
+    assert proc.returncode == 130, out
+    assert "interrupted" in out and "Traceback" not in out and "zmq" not in out.lower()
+    assert not (tmp_path / "results" / "01_slow.json").exists()

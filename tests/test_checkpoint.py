@@ -70,3 +70,33 @@ def test_wrong_model_and_missing_file(tmp_path):
 def test_extend_history_renumbers_epochs():
     merged = extend_history({"epoch": [1, 2], "test_acc": [0.5, 0.6]}, {"epoch": [1], "test_acc": [0.7]})
     assert merged == {"epoch": [1, 2, 3], "test_acc": [0.5, 0.6, 0.7]}
+
+
+def test_killed_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    """kill -9 during a save: its hidden temporary stays; the next save of the same
+    checkpoint cleans it up (a live writer's file is kept)."""
+    import os
+    import subprocess
+    import sys
+    path = save_checkpoint(tmp_path / "c.pt", net(0), epoch=1)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".c.pt.{dead.pid}.abc123.tmp"          # what a killed writer leaves
+    stale.write_bytes(b"x" * 10_000)
+    live = tmp_path / f".c.pt.{os.getppid()}.def456.tmp"       # a writer that is still running
+    live.write_bytes(b"y")
+    other = tmp_path / ".other.pt.999999.x.tmp"                # another checkpoint's: not ours
+    other.write_bytes(b"z")
+    save_checkpoint(path, net(1), epoch=2)
+    assert not stale.exists() and live.exists() and other.exists()
+    assert load_checkpoint(path, net(2))["epoch"] == 2
+
+
+def test_optimizer_of_another_kind_is_named(tmp_path):
+    model = net(0)
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(5, 4)).sum().backward()
+    sgd.step()
+    path = save_checkpoint(tmp_path / "c.pt", model, sgd)
+    with pytest.raises(CheckpointError, match="holds the state of a SGD optimizer, and it was given a Adam"):
+        load_checkpoint(path, net(1), torch.optim.Adam(net(1).parameters()))

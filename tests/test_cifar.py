@@ -14,7 +14,7 @@ from course_utils.data.cifar import (
     ARCHIVE, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, SMOKE_SIZES, cache_path, load_cifar10,
 )
 from course_utils.data.errors import CorruptDataError, DataMissingError
-from course_utils.runtime import REPO_ROOT, data_root
+from course_utils.paths import PACKAGE_PARENT, data_root
 
 PER_CLASS = 3
 
@@ -37,7 +37,7 @@ def write_export(root: Path, split: str = "train", fmt: str = "png", per_class: 
 
 
 def find_real_export() -> Path | None:
-    for root in (data_root(), REPO_ROOT.parent / "shared" / "data"):
+    for root in (data_root(), PACKAGE_PARENT.parent / "shared" / "data"):
         if (root / "cifar10" / "test" / "truck").is_dir():
             return root
     return None
@@ -106,7 +106,86 @@ def test_cache_with_other_labels_is_rebuilt(tmp_path, capsys):
     (folder / "cat" / "0000.png").rename(folder / "dog" / "0099.png")
     data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
     assert data.labels.bincount().tolist()[3:6] == [PER_CLASS - 1, PER_CLASS, PER_CLASS + 1]
-    assert "labels differ" in capsys.readouterr().err
+    assert "built from other files" in capsys.readouterr().err
+
+
+def test_replaced_image_rebuilds_the_cache_with_its_new_pixels(tmp_path, capsys):
+    """Same files, same labels, one image replaced: the cache must not keep the old pixels."""
+    written = write_export(tmp_path, "train", "png")
+    load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    path = tmp_path / "cifar10" / "train" / "bird" / "0001.png"
+    new = torch.full((3, 32, 32), 7, dtype=torch.uint8)
+    save(new, path)
+    os_times = path.stat()
+    import os
+    os.utime(path, ns=(os_times.st_atime_ns, os_times.st_mtime_ns + 1_000_000_000))  # a later edit
+    data = load_cifar10(True, root=tmp_path, smoke=False, download=False)
+    index = 2 * PER_CLASS + 1
+    assert torch.equal(data.images[index], new) and not torch.equal(data.images[index], written[index])
+    assert "an image was added, removed, moved or replaced since" in capsys.readouterr().err
+    again = load_cifar10(True, root=tmp_path, smoke=False, download=False)   # rebuilt: used now
+    assert torch.equal(again.images, data.images) and "invalid" not in capsys.readouterr().err
+
+
+def test_read_only_data_root_caches_in_the_user_cache(tmp_path, read_only, monkeypatch, capsys):
+    write_export(tmp_path / "root", "train", "png")
+    root = read_only(tmp_path / "root")
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    first = load_cifar10(True, root=root, smoke=False, download=False)
+    cached = list((tmp_path / "cache").rglob("cifar10-train.pt"))
+    assert len(cached) == 1 and "is read-only" in capsys.readouterr().err
+    monkeypatch.setattr(cifar, "decode_files", lambda *a, **k: pytest.fail("decoded again"))
+    assert torch.equal(load_cifar10(True, root=root, smoke=False, download=False).images, first.images)
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_partial_export_is_an_error_in_both_modes_never_a_mix(tmp_path, smoke, capsys):
+    write_export(tmp_path, "train", "png")
+    write_export(tmp_path, "test", "png")
+    folder = tmp_path / "cifar10" / "train" / "horse"
+    for f in folder.iterdir():
+        f.unlink()
+    folder.rmdir()
+    with pytest.raises(DataMissingError, match=r"1 class folder\(s\) are missing") as info:
+        load_cifar10(True, root=tmp_path, smoke=smoke, download=False)
+    assert info.value.files == ["horse/"]
+    assert "STAND-IN" not in capsys.readouterr().err
+
+
+def test_empty_class_folder_is_refused_by_name(tmp_path):
+    write_export(tmp_path, "train", "png")
+    folder = tmp_path / "cifar10" / "train" / "ship"
+    for f in folder.iterdir():
+        f.unlink()
+    with pytest.raises(DataMissingError, match=f"empty class folder: {folder} holds no images"):
+        load_cifar10(True, root=tmp_path, smoke=False, download=False)
+
+
+def test_archive_is_read_without_extracting(tmp_path, monkeypatch, read_only):
+    """torchvision's tar.gz, read straight from a read-only data root."""
+    import io
+    import pickle
+    import tarfile
+    import numpy as np
+
+    archive = tmp_path / "root" / ARCHIVE
+    archive.parent.mkdir()
+    g = np.random.default_rng(0)
+    batches = {f"data_batch_{i}": 4 for i in range(1, 6)} | {"test_batch": 3}
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, n in batches.items():
+            blob = pickle.dumps({"data": g.integers(0, 256, (n, 3072), dtype=np.uint8),
+                                 "labels": list(range(n))})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    from course_utils.data.download import file_hash
+    monkeypatch.setattr(cifar, "ARCHIVE_MD5", file_hash(archive, "md5"))
+    root = read_only(archive.parent)
+    train = load_cifar10(True, root=root, smoke=False)
+    test = load_cifar10(False, root=root, smoke=False)
+    assert train.images.shape == (20, 3, 32, 32) and test.images.shape == (3, 3, 32, 32)
+    assert train.name == "CIFAR-10 train" and list(root.iterdir()) == [root / ARCHIVE]
 
 
 def test_corrupt_image_is_named(tmp_path):
@@ -176,7 +255,9 @@ def real_test_split():
     root = find_real_export()
     if root is None:
         pytest.skip("the CIFAR-10 image-folder export is not available")
-    return load_cifar10(False, root=root, smoke=False, download=False)
+    # decoded without the cache: the tests write nothing into the data root
+    images, labels = cifar.load_folder(root, "test", cache=False)
+    return cifar.ImageData(images, labels, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, name="test")
 
 
 def test_real_export_shapes_classes_and_statistics(real_test_split):

@@ -114,7 +114,7 @@ def test_lenet_learns_cifar_smoke_data():
     train = load_cifar10(True, smoke=True)
     model = LeNet().to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
-    history = fit(model, train.loader(64, shuffle=True, channels_last=True, seed=0), optimizer, 5,
+    history = fit(model, train.loader(64, shuffle=True, seed=0), optimizer, 5,
                   progress=False)
     assert history["train_loss"][-1] < history["train_loss"][0]
     assert evaluate(model, train.loader(500))["acc"] > 0.25

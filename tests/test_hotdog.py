@@ -5,9 +5,9 @@ import torch
 
 import course_utils.data.hotdog as hotdog
 from course_utils.data.errors import CorruptDataError, DataMissingError
-from course_utils.data.hotdog import (CLASSES, SMOKE_SIZES, AugmentedLoader, load_hotdog,
-                                      make_loaders)
-from course_utils.runtime import data_root
+from course_utils.data.hotdog import CLASSES, SMOKE_SIZES, load_hotdog
+from course_utils.data.photos import AugmentedLoader, make_loaders
+from course_utils.paths import data_root
 from tests.conftest import SHARED_DATA
 
 
@@ -50,13 +50,16 @@ def test_loaders_give_normalised_224_batches(hotdog_root):
     tl, te = make_loaders(train, test, 3, mean=(0.5,) * 3, std=(0.5,) * 3)
     x, y = next(iter(tl))
     assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32 and y.shape == (3,)
-    assert -1.0 - 1e-5 <= x.min() and x.max() <= 1.0 + 1e-5 and x.is_contiguous(memory_format=torch.channels_last)
+    assert -1.0 - 1e-5 <= x.min() and x.max() <= 1.0 + 1e-5
+    assert x.is_contiguous(memory_format=torch.channels_last)   # the CPU's preferred layout
     assert sum(len(b[1]) for b in tl) == 8
     a, b = next(iter(te))[0], next(iter(te))[0]
     assert a.shape == (3, 3, 224, 224) and torch.equal(a, b)  # test view is fixed
     first = torch.cat([b for b, _ in AugmentedLoader(train, 8, mean=(0,) * 3, std=(1,) * 3, shuffle=False)])
     second = torch.cat([b for b, _ in AugmentedLoader(train, 8, mean=(0,) * 3, std=(1,) * 3, shuffle=False)])
     assert not torch.equal(first, second)  # fresh random crops and flips
+    tl, _ = make_loaders(train, test, 3, mean=(0.5,) * 3, std=(0.5,) * 3, memory_format=torch.contiguous_format)
+    assert next(iter(tl))[0].is_contiguous()
 
 
 def test_missing_data_full_mode_names_folder(tmp_path, offline):
@@ -71,6 +74,44 @@ def test_missing_data_smoke_mode_is_loud(tmp_path, offline, capsys):
     data = load_hotdog("test", root=tmp_path, smoke=True)
     assert data.standin and len(data) == SMOKE_SIZES["test"] and set(data.labels.tolist()) == {0, 1}
     assert "STAND-IN DATA" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_read_only_root_without_data_says_missing_not_errno(tmp_path, read_only, smoke, capsys):
+    root = read_only(tmp_path)
+    if smoke:
+        assert load_hotdog("train", root=root, smoke=True).standin
+    else:
+        with pytest.raises(DataMissingError, match="read-only, so it cannot be downloaded"):
+            load_hotdog("train", root=root, smoke=False)
+
+
+def test_read_only_root_with_the_archive_extracts_into_the_cache(hotdog_root, tmp_path, read_only,
+                                                                 monkeypatch):
+    zip_root = tmp_path / "zipped"
+    zip_root.mkdir()
+    shutil.make_archive(str(zip_root / "hotdog"), "zip", hotdog_root, "hotdog")
+    from course_utils.data.download import file_hash
+    monkeypatch.setattr(hotdog, "SHA1", file_hash(zip_root / "hotdog.zip"))
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    root = read_only(zip_root)
+    data = load_hotdog("test", root=root, smoke=False)
+    assert len(data) == 8 and (tmp_path / "cache").is_dir()
+
+
+def test_partial_folder_is_an_error_in_smoke_mode_too(hotdog_root, capsys):
+    shutil.rmtree(hotdog_root / "hotdog" / "test" / "not-hotdog")
+    with pytest.raises(DataMissingError, match="class folder\\(s\\) are missing"):
+        load_hotdog("test", root=hotdog_root, smoke=True)
+    assert "STAND-IN" not in capsys.readouterr().err
+
+
+def test_empty_class_folder_is_refused_by_name(hotdog_root):
+    folder = hotdog_root / "hotdog" / "train" / "not-hotdog"
+    for f in folder.iterdir():
+        f.unlink()
+    with pytest.raises(DataMissingError, match=f"empty class folder: {folder} holds no images"):
+        load_hotdog("train", root=hotdog_root, smoke=False)
 
 
 def test_bad_archive_is_refused(tmp_path, offline):

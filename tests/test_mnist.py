@@ -1,19 +1,42 @@
 import gzip
+import hashlib
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
+from course_utils.data import mnist
 from course_utils.data.errors import CorruptDataError, DataMissingError
-from course_utils.data.mnist import MNIST_FILES, SMOKE_SIZES, load_mnist
+from course_utils.data.mnist import DATASETS, MNIST_FILES, SMOKE_SIZES, load_mnist, read_idx
 
 
-def test_real_archives_are_verified_and_extracted(mnist_root):
-    """torchvision's download path: md5s checked, archives extracted, no network needed."""
+def test_real_archives_are_verified_and_read_without_writing(mnist_root):
+    before = sorted(p.name for p in (mnist_root / "MNIST" / "raw").iterdir())
     test = load_mnist(False, root=mnist_root, smoke=False)
     assert test.images.shape == (10_000, 1, 28, 28) and test.images.dtype == torch.uint8
     assert test.labels.shape == (10_000,) and set(test.labels.tolist()) == set(range(10))
-    assert not test.standin
-    assert (mnist_root / "MNIST" / "raw" / "t10k-images-idx3-ubyte").exists()
+    assert not test.standin and test.classes == [str(d) for d in range(10)]
+    assert sorted(p.name for p in (mnist_root / "MNIST" / "raw").iterdir()) == before  # no extraction
+
+
+def test_mnist_statistics_are_the_training_splits(mnist_root):
+    train = load_mnist(True, root=mnist_root, smoke=False)
+    pixels = train.images.float() / 255
+    assert round(pixels.mean().item(), 4) == DATASETS["MNIST"].mean[0]
+    assert round(pixels.std().item(), 4) == DATASETS["MNIST"].std[0]
+
+
+def test_read_only_data_root_with_good_archives_works(mnist_root, read_only):
+    root = read_only(mnist_root)
+    data = load_mnist(True, root=root, smoke=False)
+    assert len(data) == 60_000 and not data.standin
+
+
+def test_read_only_data_root_without_data_says_missing_not_errno(tmp_path, read_only):
+    root = read_only(tmp_path)
+    with pytest.raises(DataMissingError, match="read-only, so it cannot be downloaded into it"):
+        load_mnist(True, root=root, smoke=False)
 
 
 def test_smoke_mode_takes_a_fixed_subset(mnist_root):
@@ -28,8 +51,28 @@ def test_damaged_archive_is_named(mnist_root, damage):
     path = mnist_root / "MNIST" / "raw" / "train-labels-idx1-ubyte.gz"
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:100] + b"x" + data[101:])
-    with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte.gz is corrupt or truncated"):
+    with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte.gz is corrupt or truncated") as info:
         load_mnist(True, root=mnist_root, smoke=False)
+    assert info.value.path == path   # one file named, never the folder of good archives
+
+
+def test_truncated_extracted_file_beside_good_archives_is_ignored(mnist_root):
+    """What an older torchvision extracted: a cut copy must not make good archives look bad."""
+    raw = mnist_root / "MNIST" / "raw"
+    (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 100)
+    data = load_mnist(True, root=mnist_root, smoke=False)
+    assert data.images.shape == (60_000, 1, 28, 28)
+
+
+def test_truncated_extracted_file_alone_is_named(mnist_root):
+    raw = mnist_root / "MNIST" / "raw"
+    with gzip.open(raw / "t10k-images-idx3-ubyte.gz") as f:
+        (raw / "t10k-images-idx3-ubyte").write_bytes(f.read()[:5000])
+    (raw / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(CorruptDataError) as info:
+        load_mnist(False, root=mnist_root, smoke=False)
+    assert info.value.path == raw / "t10k-images-idx3-ubyte"
+    assert "header promises 7,840,000 values, the file holds 4,984" in str(info.value)
 
 
 def test_missing_data_full_mode_says_which_files_where(tmp_path, capsys):
@@ -51,11 +94,14 @@ def test_missing_data_smoke_mode_uses_loud_standin(tmp_path, capsys):
     assert "STAND-IN DATA" in capsys.readouterr().err
 
 
-def test_partly_present_archives_name_only_the_missing(mnist_root):
+@pytest.mark.parametrize("smoke", [False, True])
+def test_partly_present_archives_are_an_error_naming_only_the_missing(mnist_root, smoke, capsys):
     (mnist_root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataMissingError) as info:
-        load_mnist(False, root=mnist_root, smoke=False)
-    assert info.value.files == ["t10k-labels-idx1-ubyte.gz"]
+    for train in (True, False):   # both splits: no stand-in for either
+        with pytest.raises(DataMissingError, match="MNIST is only partly there") as info:
+            load_mnist(train, root=mnist_root, smoke=smoke)
+        assert info.value.files == ["t10k-labels-idx1-ubyte.gz"]
+    assert "STAND-IN" not in capsys.readouterr().err
 
 
 def test_archives_are_real_gzip(mnist_root):
@@ -66,7 +112,71 @@ def test_archives_are_real_gzip(mnist_root):
 def test_garbage_archive_is_named_without_real_data(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    (raw / "t10k-images-idx3-ubyte.gz").write_bytes(b"<html>not found</html>")  # a bad mirror's page
+    for name in MNIST_FILES:
+        (raw / name).write_bytes(b"<html>not found</html>")  # a bad mirror's page
     for smoke in (False, True):  # never replaced by a stand-in
-        with pytest.raises(CorruptDataError, match="t10k-images-idx3-ubyte.gz is corrupt"):
+        with pytest.raises(CorruptDataError, match="-ubyte.gz is corrupt"):
             load_mnist(False, root=tmp_path, smoke=smoke)
+
+
+# ---------------------------------------------------------------- the other data sets
+def write_idx(path: Path, array: torch.Tensor) -> str:
+    """An IDX file of ``array`` (uint8), gzip-compressed; returns its md5."""
+    header = bytes([0, 0, 8, array.dim()]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.numpy().tobytes())
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def generated(tmp_path, monkeypatch):
+    """``make(name)``: small generated archives in the torchvision layout for data set ``name``,
+    with the spec's md5s set to theirs (the real ones are not here)."""
+    def make(name: str, n: int = 30) -> Path:
+        spec = DATASETS[name]
+        raw = tmp_path / spec.name / "raw"
+        raw.mkdir(parents=True)
+        g = torch.Generator().manual_seed(0)
+        md5s = {}
+        for prefix, count in (("train", n), ("t10k", n // 2)):
+            images = torch.randint(0, 256, (count, 28, 28), dtype=torch.uint8, generator=g)
+            labels = torch.arange(count, dtype=torch.uint8) % 10
+            md5s[f"{prefix}-images-idx3-ubyte.gz"] = write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
+            md5s[f"{prefix}-labels-idx1-ubyte.gz"] = write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
+        fake_tv = type(spec.tv_class.__name__, (), {"resources": list(md5s.items())})
+        monkeypatch.setitem(DATASETS, name, replace(spec, tv_class=fake_tv))
+        return tmp_path
+    return make
+
+
+@pytest.mark.parametrize("name, classes", [("FashionMNIST", ["T-shirt", "trouser"]),
+                                           ("KMNIST", ["o", "ki"])])
+def test_other_grayscale_sets_load_with_their_own_statistics_and_names(generated, name, classes):
+    root = generated(name)
+    train = load_mnist(True, dataset=name, root=root, smoke=False)
+    test = load_mnist(False, dataset=name.lower().replace("mnist", "-mnist"), root=root, smoke=False)
+    assert len(train) == 30 and len(test) == 15 and train.images.shape[1:] == (1, 28, 28)
+    assert train.classes[:2] == classes and train.name == f"{name} train"
+    assert train.mean == DATASETS[name].mean and train.mean != DATASETS["MNIST"].mean
+
+
+@pytest.mark.parametrize("name", ["FashionMNIST", "KMNIST"])
+def test_other_sets_offline_name_their_files_and_folder(tmp_path, name):
+    with pytest.raises(DataMissingError) as info:
+        load_mnist(True, dataset=name, root=tmp_path, smoke=False)
+    assert str(tmp_path / name / "raw") in str(info.value)
+    assert "train-images-idx3-ubyte.gz" in str(info.value) and f"datasets.{name}" in str(info.value)
+
+
+def test_unknown_dataset_lists_the_choices():
+    with pytest.raises(ValueError, match="choose one of MNIST, FashionMNIST, KMNIST"):
+        load_mnist(True, dataset="EMNIST")
+
+
+def test_read_idx_rejects_wrong_headers(tmp_path):
+    path = tmp_path / "x-idx1-ubyte"
+    path.write_bytes(b"\x00\x00\x0d\x01" + (3).to_bytes(4, "big") + b"\x00" * 12)  # floats
+    with pytest.raises(CorruptDataError, match="not an IDX file of bytes"):
+        read_idx(path)
+    path.write_bytes(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
+    assert read_idx(path).tolist() == [1, 2, 3]

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from course_utils.data.loader import TensorLoader
@@ -66,7 +67,8 @@ def test_scheduler_steps_per_batch():
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 / (step + 1))
-    fit(model, TensorLoader(images, labels, 16), opt, 1, scheduler=sched, progress=False)
+    fit(model, TensorLoader(images, labels, 16), opt, 1, scheduler=sched, scheduler_interval="batch",
+        progress=False)
     assert sched.last_epoch == 4
 
 
@@ -122,10 +124,10 @@ def test_flip_tta_averages_the_mirror_image():
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 3))   # sees left and right differently
     x, y = torch.randn(5, 1, 3, 4), torch.tensor([0, 1, 2, 0, 1])
     plain, _, _ = predict(model, [(x, y)])
-    both, _, _ = predict(model, [(x, y)], tta_flip=True)
+    both, _, _ = predict(model, [(x, y)], tta="flip")
     torch.testing.assert_close(both, (model(x) + model(x.flip(3))).detach() / 2)
     assert not torch.allclose(both, plain)
-    result = evaluate(model, [(x, y)], tta_flip=True)
+    result = evaluate(model, [(x, y)], tta="flip")
     assert result["acc"] == (both.argmax(1) == y).sum().item() / 5
 
 
@@ -140,3 +142,86 @@ def test_amp_on_cpu_follows_mixed_precision_dtype(monkeypatch):
         training.evaluate(model, [(x, y)], amp=True)
     hook.remove()
     assert seen == [torch.float32, torch.bfloat16]
+
+
+def test_translate_tta_views_and_weights():
+    from course_utils.training import tta_views
+    x = torch.arange(2 * 1 * 4 * 4, dtype=torch.float32).view(2, 1, 4, 4)
+    views = tta_views(x, "flip-translate")
+    assert len(views) == 6 and abs(sum(w for w, _ in views) - 1) < 1e-9
+    assert all(v.shape == x.shape for _, v in views)
+    up_left = views[2][1]   # shifted by one pixel: row r of the view is row r-1 of the image
+    assert torch.equal(up_left[:, :, 1:, 1:], x[:, :, :-1, :-1])
+    with pytest.raises(ValueError, match="tta must be one of"):
+        tta_views(x, "rotate")
+
+
+def test_scheduler_stepped_per_batch_or_per_epoch():
+    from course_utils.training import fit
+    x, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+    batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10)]   # 4 batches an epoch
+    model = nn.Linear(4, 2)
+
+    def run(interval):
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        step = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.1)
+        return fit(model, batches, opt, 3, scheduler=step, scheduler_interval=interval, progress=False)["lr"]
+
+    # the seed's meaning: decay every 2 epochs
+    assert [round(v, 6) for v in run("epoch")] == [1.0, 0.1, 0.1]
+    # per batch, 4 steps an epoch: 2 decays per epoch
+    assert [round(v, 8) for v in run("batch")] == [0.01, 0.0001, 0.000001]
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    with pytest.raises(ValueError, match="StepLR.*scheduler_interval='epoch'"):
+        fit(model, batches, opt, 1, scheduler=torch.optim.lr_scheduler.StepLR(opt, 10), progress=False)
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=8)
+    fit(model, batches, opt, 1, scheduler=one_cycle, progress=False)  # per batch by nature
+    assert one_cycle.last_epoch == 4
+
+
+def test_ema_follows_the_weights_and_is_evaluated():
+    from course_utils.training import ema_model, fit
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.BatchNorm1d(8), nn.Linear(8, 2))
+    x, y = torch.randn(64, 4), (torch.randn(64) > 0).long()
+    batches = [(x[i:i + 16], y[i:i + 16]) for i in range(0, 64, 16)]
+    start = [p.detach().clone() for p in model.parameters()]
+    average = ema_model(model, decay=0.5)
+    history = fit(model, batches, torch.optim.SGD(model.parameters(), lr=0.5), 2, ema=average,
+                  test_loader=batches, progress=False)
+    assert len(history["ema_test_acc"]) == 2
+    for p, a, s in zip(model.parameters(), average.module.parameters(), start):
+        assert not torch.equal(a, s) and not torch.equal(a, p)   # moved, but lags the weights
+    assert average.n_averaged.item() == 8
+    # the running statistics are averaged too (use_buffers)
+    assert not torch.equal(average.module[2].running_mean, torch.zeros(8))
+    with pytest.raises(ValueError, match="decay"):
+        ema_model(model, decay=1.0)
+
+
+def test_float16_with_grad_scaler_on_cpu_and_a_skipped_overflow(monkeypatch):
+    """The T4 path (float16 autocast + GradScaler), run on the CPU; the third step's loss
+    overflows, so the scaler skips that step and lowers its scale."""
+    import course_utils.training as training
+    monkeypatch.setattr(training, "mixed_precision_dtype", lambda device: torch.float16)
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    seen = []
+    model.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    x, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+    batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10)]
+    calls = {"n": 0}
+    weights = []
+
+    def loss_fn(logits, target):
+        calls["n"] += 1
+        weights.append(model.weight.detach().clone())
+        loss = F.cross_entropy(logits, target)
+        return loss * float("inf") if calls["n"] == 3 else loss
+
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    history = fit(model, batches, opt, 1, loss_fn=loss_fn, amp=True, progress=False)
+    assert set(seen) == {torch.float16}
+    assert history["skipped_steps"] == [1]
+    assert torch.equal(weights[3], weights[2])        # step 3 changed nothing
+    assert not torch.equal(weights[2], weights[1])    # the others did

@@ -77,11 +77,34 @@ def test_plot_confusion_writes_counts_and_checks_shape():
         plot_confusion(torch.zeros(2, 2), ["a", "b", "c"])
 
 
-def test_smoke_figures_never_land_in_the_full_runs_folder(monkeypatch):
+def test_smoke_and_student_figures_never_land_in_the_builds_folder(monkeypatch):
+    from course_utils.paths import PACKAGE_PARENT
     from course_utils.pictures import figures_dir
-    from course_utils.runtime import REPO_ROOT
     monkeypatch.delenv("COURSE_FIGURES", raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert figures_dir("01_x") == REPO_ROOT / "build" / "smoke" / "figures" / "01_x"
+    assert figures_dir("01_x") == PACKAGE_PARENT / "build" / "smoke" / "figures" / "01_x"
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    assert figures_dir("01_x") == REPO_ROOT / "figures" / "01_x"
+    assert figures_dir("01_x") == PACKAGE_PARENT / "build" / "figures" / "01_x"
+
+
+def test_record_says_when_the_data_was_a_standin(tmp_path, monkeypatch, capsys):
+    from course_utils.data.mnist import load_mnist
+    from course_utils.data.provenance import read_standin_log
+    monkeypatch.setenv("COURSE_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("COURSE_STANDIN_LOG", str(tmp_path / "standin.jsonl"))
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    results.start_notebook("98_standin", "cpu")
+    load_mnist(True, root=tmp_path / "empty")              # nothing there: a loud stand-in
+    data = results.record(acc=0.5)
+    assert data["standin"] is True and data["course_data"] is False
+    assert data["standin_reasons"] == [f"MNIST: no archives in {tmp_path / 'empty' / 'MNIST' / 'raw'}"]
+    assert read_standin_log(tmp_path / "standin.jsonl")[0]["notebook"] == "98_standin"
+    results.start_notebook("97_clean", "cpu")             # a new notebook forgets the old notes
+    assert results.record(acc=0.5)["standin"] is False
+
+
+def test_results_markdown_never_shows_standin_numbers():
+    from course_utils.report import results_markdown
+    text = results_markdown({"01_x": {"mode": "smoke", "standin": True, "standin_reasons": ["MNIST: gone"],
+                                      "metrics": {"acc": 0.123}}}, mode="smoke")
+    assert "0.123" not in text and "STAND-IN data" in text and "MNIST: gone" in text

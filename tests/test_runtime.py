@@ -5,21 +5,59 @@ import pytest
 import torch
 
 from course_utils import runtime
+from course_utils.paths import SettingError
 
 
-def test_get_device_prefers_given_then_env(monkeypatch):
+@pytest.fixture
+def no_gpu(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """A machine with one CUDA GPU of the compute capability the test sets."""
+    cc = {"value": (7, 5)}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: cc["value"])
+    return cc
+
+
+def test_get_device_prefers_given_then_env(monkeypatch, no_gpu):
     assert runtime.get_device("cpu") == torch.device("cpu")
+    assert runtime.get_device("CPU ") == torch.device("cpu")   # case and spaces forgiven
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert runtime.get_device() == torch.device("cpu")
 
 
-def test_get_device_falls_back_to_cpu(monkeypatch):
-    monkeypatch.delenv("COURSE_DEVICE", raising=False)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+def test_get_device_falls_back_to_cpu(monkeypatch, no_gpu):
     assert runtime.get_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     assert runtime.get_device() == torch.device("cuda")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("garbage", r"'garbage' is not a device; choose one of cpu, cuda, mps .*Available here: cpu\."),
+    ("cuda", r"'cuda', but this machine has no CUDA GPU .*Available here: cpu\."),
+    ("cuda:1", r"'cuda:1', but this machine has no CUDA GPU"),
+    ("mps", r"'mps', but Apple's MPS is not available here\. Available here: cpu\."),
+    ("xla", r"'xla' is not a device"),
+])
+def test_bad_device_settings_name_the_choices(monkeypatch, no_gpu, value, message):
+    with pytest.raises(SettingError, match=message):
+        runtime.get_device(value)
+    monkeypatch.setenv("COURSE_DEVICE", value)
+    with pytest.raises(SettingError, match="COURSE_DEVICE=" + message):
+        runtime.get_device()
+
+
+def test_cuda_index_beyond_the_gpus_is_refused(fake_cuda):
+    assert runtime.get_device("cuda:0") == torch.device("cuda:0")
+    with pytest.raises(SettingError, match="has 1 CUDA GPU"):
+        runtime.get_device("cuda:1")
 
 
 def test_set_seed_repeats_python_numpy_torch():
@@ -32,7 +70,8 @@ def test_set_seed_repeats_python_numpy_torch():
     assert torch.rand(1).item() != draw()[2]
 
 
-@pytest.mark.parametrize("value,smoke", [("1", True), ("true", True), ("0", False), ("", False)])
+@pytest.mark.parametrize("value,smoke", [("1", True), ("true", True), ("YES", True), ("on", True),
+                                         ("0", False), ("", False), ("false", False), (" off ", False)])
 def test_smoke_switch(monkeypatch, value, smoke):
     monkeypatch.setenv("COURSE_SMOKE", value)
     assert runtime.is_smoke() is smoke
@@ -40,11 +79,11 @@ def test_smoke_switch(monkeypatch, value, smoke):
     assert runtime.pick(10, 1) == (1 if smoke else 10)
 
 
-def test_data_root_from_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    assert runtime.data_root() == tmp_path.resolve()
-    monkeypatch.delenv("COURSE_DATA")
-    assert runtime.data_root() == runtime.REPO_ROOT / "data"
+@pytest.mark.parametrize("value", ["2", "y", "smoke", "-1"])
+def test_unrecognised_smoke_value_is_an_error_not_full_mode(monkeypatch, value):
+    monkeypatch.setenv("COURSE_SMOKE", value)
+    with pytest.raises(SettingError, match=f"COURSE_SMOKE='{value}' is neither on nor off"):
+        runtime.is_smoke()
 
 
 def test_timer_accumulates():
@@ -57,13 +96,44 @@ def test_timer_accumulates():
         t.stop()
 
 
-def test_mixed_precision_only_where_it_pays(monkeypatch):
+@pytest.mark.parametrize("capability, dtype", [((7, 5), torch.float16),    # T4: no bf16 in cuDNN
+                                               ((7, 0), torch.float16),    # V100
+                                               ((8, 0), torch.bfloat16),   # A100
+                                               ((8, 6), torch.bfloat16),   # RTX 30xx
+                                               ((9, 0), torch.bfloat16)])  # H100
+def test_cuda_precision_by_compute_capability(fake_cuda, monkeypatch, capability, dtype):
+    fake_cuda["value"] = capability
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says so too
+    assert runtime.mixed_precision_dtype("cuda") == dtype
+    assert runtime.needs_grad_scaler(runtime.mixed_precision_dtype("cuda")) is (dtype == torch.float16)
+
+
+def test_cpu_and_mps_precision(monkeypatch):
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
     assert runtime.mixed_precision_dtype("cpu") is None
-    assert runtime.mixed_precision_dtype("cuda") == torch.bfloat16
     monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
     assert runtime.mixed_precision_dtype("cpu") == torch.bfloat16
     assert runtime.mixed_precision_dtype("mps") is None
+    assert not runtime.needs_grad_scaler(torch.bfloat16) and not runtime.needs_grad_scaler(None)
+
+
+@pytest.mark.parametrize("capability, amp, layout", [
+    ((7, 5), False, torch.contiguous_format),   # T4 in float32: no gain
+    ((7, 5), True, torch.channels_last),        # T4 in float16: tensor cores
+    ((6, 1), True, torch.contiguous_format),    # Pascal: no tensor cores
+    ((8, 0), False, torch.channels_last),       # A100: TF32 tensor cores
+    ((9, 0), True, torch.channels_last),
+])
+def test_memory_format_on_cuda(fake_cuda, capability, amp, layout):
+    fake_cuda["value"] = capability
+    assert runtime.preferred_memory_format("cuda", amp) == layout
+
+
+def test_memory_format_on_cpu_and_mps():
+    assert runtime.preferred_memory_format("cpu") == torch.channels_last
+    assert runtime.preferred_memory_format("mps", amp=True) == torch.contiguous_format
+    model = runtime.prepare_model(torch.nn.Conv2d(3, 4, 3), "cpu")
+    assert model.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_cpu_bf16_flag_is_read_from_cpuinfo(tmp_path, monkeypatch):
@@ -77,3 +147,10 @@ def test_cpu_bf16_flag_is_read_from_cpuinfo(tmp_path, monkeypatch):
         runtime.cpu_has_native_bf16.cache_clear()
         assert runtime.cpu_has_native_bf16() is expected
     runtime.cpu_has_native_bf16.cache_clear()
+
+
+def test_describe_names_mode_device_and_data_root(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA", str(tmp_path))
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    line = runtime.describe("cpu")
+    assert line.startswith("mode: smoke | device: cpu") and f"data root: {tmp_path}" in line

@@ -40,7 +40,7 @@ def test_unreachable_weights_name_the_offline_backbone(monkeypatch):
 
 def test_frozen_step_changes_only_the_head():
     torch.manual_seed(0)
-    model, opt = make_run("frozen", lr=0.01, channels_last=False)
+    model, opt = make_run("frozen", lr=0.01, memory_format=torch.contiguous_format)
     model.train()
     assert not model.body.training and model.head.training  # BN statistics stay put
     body = {k: v.clone() for k, v in model.body.state_dict().items()}
@@ -56,7 +56,7 @@ def test_frozen_step_changes_only_the_head():
 
 
 def test_param_groups_carry_two_learning_rates():
-    model, opt = make_run("fine-tune", lr=0.002, channels_last=False)
+    model, opt = make_run("fine-tune", lr=0.002, memory_format=torch.contiguous_format)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs == pytest.approx({"body": 0.002, "head": 0.02})
     head_ids = {id(p) for p in model.head.parameters()}
@@ -67,7 +67,7 @@ def test_param_groups_carry_two_learning_rates():
 
 
 def test_scratch_is_random_and_trains_everything():
-    model, opt = make_run("scratch", lr=0.002, channels_last=False)
+    model, opt = make_run("scratch", lr=0.002, memory_format=torch.contiguous_format)
     assert not model.pretrained and not model.frozen
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.02])
 
@@ -91,7 +91,7 @@ def test_unknown_names_are_refused():
 def test_cosine_decay_keeps_the_ratio():
     from course_utils.models.transfer import cosine_decay
 
-    _, opt = make_run("fine-tune", lr=0.01, channels_last=False)
+    _, opt = make_run("fine-tune", lr=0.01, memory_format=torch.contiguous_format)
     sched = cosine_decay(opt, 10, final=0.1)
     for _ in range(10):
         opt.step()

@@ -9,13 +9,11 @@ from typing import Iterable
 class DataMissingError(FileNotFoundError):
     """A data set is not on disk and could not be downloaded."""
 
-    def __init__(self, dataset: str, folder: Path, files: Iterable[str], hint: str = "") -> None:
+    def __init__(self, dataset: str, folder: Path, files: Iterable[str], hint: str = "",
+                 why: str = "is not in the data root and could not be downloaded (no internet?)") -> None:
         files = list(files)
         listing = "\n".join(f"  {folder / f}" for f in files)
-        msg = (
-            f"{dataset} is not in the data root and could not be downloaded (no internet?).\n"
-            f"Put these files in {folder}:\n{listing}"
-        )
+        msg = f"{dataset} {why}.\nPut these files in {folder}:\n{listing}"
         if hint:
             msg += f"\n{hint}"
         super().__init__(msg)
@@ -26,11 +24,13 @@ class DataMissingError(FileNotFoundError):
 
 
 class CorruptDataError(ValueError):
-    """A data file is present but truncated or corrupted (checksum or decode failure)."""
+    """A data file is present but truncated or corrupted (checksum or decode failure).
 
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(
-            f"{path} is corrupt or truncated ({problem}). Delete it and run again to "
-            f"download it afresh, or replace it with a good copy."
-        )
+    ``path`` is always the one bad file, never a folder that also holds good files."""
+
+    def __init__(self, path: Path, problem: str, advice: str | None = None) -> None:
+        if advice is None:
+            advice = ("Replace this one file with a good copy (or delete it and run again with "
+                      "internet to download it afresh).")
+        super().__init__(f"{path} is corrupt or truncated ({problem}). {advice}")
         self.path = path

@@ -1,88 +1,202 @@
-"""MNIST through ``torchvision.datasets.MNIST`` (md5-verified), held as uint8 tensors."""
+"""MNIST and the other 28x28 grayscale sets torchvision offers (Fashion-MNIST, KMNIST), held as
+uint8 tensors.
+
+The canonical IDX archives (``<data root>/<name>/raw/*.gz``, the layout torchvision uses) are
+checked against torchvision's md5 sums and read directly, so nothing is ever written beside
+them: a read-only data root works, and there is no extracted copy that could go stale. When
+no archive is there, torchvision downloads them (md5-verified). Files torchvision extracted
+earlier are read when their archive is absent, and a truncated one is named.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
+import math
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torchvision.datasets import MNIST
+from torchvision import datasets
 from torchvision.datasets.utils import check_integrity
 
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.loader import ImageData
+from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import announce, make_standin
-from course_utils.runtime import data_root, is_smoke
+from course_utils.paths import data_root, is_writable
+from course_utils.runtime import is_smoke
 
-#: The four canonical archives and their md5s (the same that torchvision checks).
-MNIST_FILES = {
-    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
-    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
-    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+
+@dataclass(frozen=True)
+class GrayscaleSet:
+    """One of torchvision's MNIST-format data sets: its archives, statistics and class names."""
+
+    name: str                      #: torchvision's class name, also the folder under the data root
+    tv_class: type                 #: the torchvision dataset class that downloads it
+    mean: tuple[float, ...]        #: per-channel mean of the training split (0..1 units)
+    std: tuple[float, ...]
+    classes: tuple[str, ...]       #: short class names, for the image grids
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Archive name -> md5, as torchvision checks them."""
+        return dict(self.tv_class.resources)
+
+
+#: The data sets the MNIST notebooks can use (``DATASET`` in their parameters cell). Means and
+#: standard deviations are those of each training split, as commonly published (MNIST's is
+#: checked against the real archives by the tests).
+DATASETS: dict[str, GrayscaleSet] = {
+    "MNIST": GrayscaleSet("MNIST", datasets.MNIST, (0.1307,), (0.3081,),
+                          tuple(str(d) for d in range(10))),
+    "FashionMNIST": GrayscaleSet("FashionMNIST", datasets.FashionMNIST, (0.2860,), (0.3530,),
+                                 ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal",
+                                  "shirt", "sneaker", "bag", "boot")),
+    "KMNIST": GrayscaleSet("KMNIST", datasets.KMNIST, (0.1918,), (0.3483,),
+                           tuple(datasets.KMNIST.classes)),
 }
-MNIST_MEAN = (0.1307,)
-MNIST_STD = (0.3081,)
-MNIST_CLASSES = [str(d) for d in range(10)]
+#: The data set the course's committed numbers are about.
+COURSE_DATASET = "MNIST"
+MNIST_FILES = DATASETS["MNIST"].files
+MNIST_MEAN, MNIST_STD = DATASETS["MNIST"].mean, DATASETS["MNIST"].std
+MNIST_CLASSES = list(DATASETS["MNIST"].classes)
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
 SMOKE_SIZES = {"train": 4096, "test": 1024}
+_IDX_UINT8 = 0x08
 
 
-def check_archives(raw: Path) -> None:
-    """Raise :class:`CorruptDataError` for any MNIST archive in ``raw`` whose md5 is wrong."""
-    for name, md5 in MNIST_FILES.items():
-        path = raw / name
-        if path.exists() and not check_integrity(str(path), md5):
-            raise CorruptDataError(path, "md5 does not match the published MNIST archive")
+def dataset_spec(name: str) -> GrayscaleSet:
+    """The :class:`GrayscaleSet` called ``name`` (case and dashes ignored), or a ValueError
+    listing the choices."""
+    key = name.replace("-", "").replace("_", "").lower()
+    for spec in DATASETS.values():
+        if spec.name.lower() == key:
+            return spec
+    raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def _torchvision_mnist(root: Path, train: bool, download: bool) -> MNIST:
-    raw = root / "MNIST" / "raw"
-    check_archives(raw)
-    log = io.StringIO()
+def read_idx(path: Path) -> torch.Tensor:
+    """The uint8 array stored in an IDX file (gzip-compressed when it ends in ``.gz``).
+    A truncated or malformed file raises :class:`CorruptDataError` naming it."""
     try:
-        # torchvision prints each mirror it tries; keep that out of a student's notebook
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            data = f.read()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise CorruptDataError(path, f"cannot be decompressed: {exc}") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != _IDX_UINT8 or not 1 <= data[3] <= 4:
+        raise CorruptDataError(path, "not an IDX file of bytes (wrong header)")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    if len(data) != offset + math.prod(dims):
+        raise CorruptDataError(path, f"the header promises {math.prod(dims):,} values, the file "
+                                     f"holds {max(len(data) - offset, 0):,}")
+    return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).view(*dims)
+
+
+def _split_files(spec: GrayscaleSet, train: bool) -> tuple[str, str]:
+    prefix = "train" if train else "t10k"
+    images = next(f for f in spec.files if f.startswith(f"{prefix}-images"))
+    labels = next(f for f in spec.files if f.startswith(f"{prefix}-labels"))
+    return images, labels
+
+
+def _present(raw: Path, archive: str) -> Path | None:
+    """The archive, or the copy torchvision extracted from it, whichever is there."""
+    for path in (raw / archive, raw / archive.removesuffix(".gz")):
+        if path.is_file():
+            return path
+    return None
+
+
+def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
+    """torchvision's verified download of every archive into ``root/<name>/raw``; a
+    :class:`DataMissingError` naming the files when that fails."""
+    files = list(spec.files)
+    hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
+            f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
+    if not is_writable(raw):
+        raise DataMissingError(spec.name, raw, files, hint=hint,
+                               why="is not in the data root, which is read-only, so it cannot be "
+                                   "downloaded into it")
+    log = io.StringIO()
+    try:  # torchvision prints each mirror it tries; keep that out of a student's notebook
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            return MNIST(str(root), train=train, download=download)
+            spec.tv_class(str(root), train=True, download=True)
     except (RuntimeError, OSError, EOFError) as exc:
-        missing = [f for f in MNIST_FILES if not (raw / f).exists()]
-        if not missing:  # archives are there but something else broke: show it
-            raise CorruptDataError(raw, f"could not extract or read: {exc}") from exc
+        raise DataMissingError(spec.name, raw, files, hint=hint) from None
+    for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
+        if not check_integrity(str(raw / name), md5):
+            raise CorruptDataError(raw / name, "md5 does not match after download")
+
+
+def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, 1, 28, 28), labels) of one split from ``root/<name>/raw``.
+
+    All four files absent: downloaded (when ``download``), else :class:`DataMissingError`
+    naming all four. Some absent: :class:`DataMissingError` naming only those. A file whose
+    md5 or contents are wrong: :class:`CorruptDataError` naming that file."""
+    raw = root / spec.name / "raw"
+    found = {name: _present(raw, name) for name in spec.files}
+    missing = [name for name, path in found.items() if path is None]
+    if len(missing) == len(found) and download:
+        _download(spec, root, raw)
+        found = {name: raw / name for name in spec.files}
+        missing = []
+    if missing:
+        partial = len(missing) < len(found)
         raise DataMissingError(
-            "MNIST", raw, missing,
-            hint="Get them from a machine with internet (torchvision.datasets.MNIST(download=True)) "
-                 "or set COURSE_DATA to a data root that has MNIST/raw/.",
-        ) from None
+            spec.name, raw, missing,
+            why=("is only partly there" if partial else "is not in the data root"),
+            hint=(f"The other {len(found) - len(missing)} file(s) are there; add the missing ones "
+                  f"(each as published, md5-checked)." if partial else
+                  f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
+    for name, path in found.items():
+        if path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
+            raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive")
+    image_file, label_file = _split_files(spec, train)
+    images, labels = read_idx(found[image_file]), read_idx(found[label_file])
+    if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
+        raise CorruptDataError(found[image_file], f"holds {tuple(images.shape)} images and "
+                                                  f"{tuple(labels.shape)} labels, not N x 28 x 28 and N")
+    return images.unsqueeze(1), labels.long()
 
 
 def load_mnist(
     train: bool = True,
     *,
+    dataset: str = COURSE_DATASET,
     root: Path | str | None = None,
     device: torch.device | str = "cpu",
     download: bool = True,
     smoke: bool | None = None,
 ) -> ImageData:
-    """One MNIST split as uint8 tensors (N, 1, 28, 28) on ``device``.
+    """One split of MNIST (or ``dataset="FashionMNIST"`` / ``"KMNIST"``) as uint8 tensors
+    (N, 1, 28, 28) on ``device``, with that data set's mean, std and class names.
 
-    Downloads when missing (torchvision verifies the md5s). In smoke mode the split is a
-    fixed random subset, and a missing data set is replaced by a loudly announced stand-in;
-    in full mode a missing data set raises :class:`DataMissingError`.
+    In smoke mode the split is a fixed random subset, and a data set that is entirely absent
+    (and cannot be downloaded) is replaced by a loudly announced stand-in. A data set that is
+    partly present is an error in both modes; full mode never uses a stand-in.
     """
+    spec = dataset_spec(dataset)
     smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
     try:
-        ds = _torchvision_mnist(root, train, download)
-        data = ImageData(ds.data.unsqueeze(1).clone(), ds.targets.clone(), MNIST_CLASSES,
-                         MNIST_MEAN, MNIST_STD, name=f"MNIST {split}")
+        images, labels = read_split(spec, root, train, download)
+        data = ImageData(images, labels, list(spec.classes), spec.mean, spec.std,
+                         name=f"{spec.name} {split}")
+        note(DataUse(f"{spec.name} {split}", str(root / spec.name / "raw"),
+                     course_data=spec.name == COURSE_DATASET))
     except DataMissingError as exc:
-        if not smoke:
+        if not smoke or len(exc.files) < len(spec.files):  # partly there: never a stand-in
             raise
-        announce("MNIST", f"no archives in {exc.folder}")
-        data = make_standin("MNIST", SMOKE_SIZES[split], (1, 28, 28), MNIST_CLASSES,
-                            MNIST_MEAN, MNIST_STD, seed=0 if train else 1)
+        announce(spec.name, f"no archives in {exc.folder}")
+        data = make_standin(spec.name, SMOKE_SIZES[split], (1, 28, 28), list(spec.classes),
+                            spec.mean, spec.std, seed=0 if train else 1)
     if smoke:
         data = data.subset(SMOKE_SIZES[split], seed=0 if train else 1)
     return data.to(device)

@@ -1,7 +1,8 @@
 """Generated stand-in data for smoke runs on machines without the real data set.
 
-Never used silently: :func:`announce` prints one loud line, and the returned
-:class:`~course_utils.data.loader.ImageData` has ``standin=True``.
+Never used silently: :func:`announce` prints one loud line and notes the stand-in for the
+notebook's record (:mod:`course_utils.data.provenance`), and the returned data has
+``standin=True``. Only a data set that is entirely absent is replaced, and then every split.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ import sys
 import torch
 
 from course_utils.data.loader import ImageData
+from course_utils.data.provenance import DataUse, note
 
 
 def announce(dataset: str, reason: str) -> None:
-    """Print the one loud line that says the data is generated, not real."""
+    """Print the one loud line that says the data is generated, not real, and note it."""
     print(
         f"!!! STAND-IN DATA: {dataset} not found ({reason}); smoke mode uses GENERATED images "
         f"with the same shapes and classes. The numbers below say nothing about {dataset}. !!!",
         file=sys.stderr,
         flush=True,
     )
+    note(DataUse(dataset, "generated", standin=True, reason=reason, course_data=False))
 
 
 def make_standin(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torchvision.models as tv_models
 from torch import Tensor, nn
 
 from course_utils.arithmetic import input_size_error
@@ -96,11 +97,26 @@ class AlexNetPadding1(nn.Module):
         return _forward_explained(self, x, lambda t: self.classifier(self.features(t)))
 
 
-def torchvision_alexnet(num_classes: int = 1000) -> nn.Module:
-    """torchvision's AlexNet, randomly initialised (61,100,840 parameters for 1000 classes)."""
-    from torchvision.models import alexnet
+class ExplainedAlexNet(tv_models.AlexNet):
+    """torchvision's AlexNet whose size errors name the layer and the smallest input that
+    works (instead of torch's bare "Output size is too small"), like the course's own."""
 
-    return alexnet(weights=None, num_classes=num_classes)
+    display_name = "AlexNet"
+
+    def forward(self, x: Tensor) -> Tensor:
+        return _forward_explained(self, x, super().forward)
+
+
+def explain_size_errors(model: tv_models.AlexNet) -> ExplainedAlexNet:
+    """The same ``model`` (weights and all) with :class:`ExplainedAlexNet`'s forward."""
+    model.__class__ = ExplainedAlexNet
+    return model  # type: ignore[return-value]
+
+
+def torchvision_alexnet(num_classes: int = 1000) -> ExplainedAlexNet:
+    """torchvision's AlexNet, randomly initialised (61,100,840 parameters for 1000 classes),
+    with explained size errors."""
+    return explain_size_errors(tv_models.alexnet(weights=None, num_classes=num_classes))
 
 
 def resnet18(num_classes: int = 1000) -> nn.Module:

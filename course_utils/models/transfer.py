@@ -229,10 +229,11 @@ def make_run(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     device: torch.device | str = "cpu",
-    channels_last: bool = True,
+    memory_format: torch.memory_format | None = None,
 ) -> tuple[TransferNet, torch.optim.Optimizer]:
     """The model and SGD optimizer of one strategy (see :data:`STRATEGIES`); ``lr`` is the
-    body's learning rate, the head's is ``head_lr_factor * lr``."""
+    body's learning rate, the head's is ``head_lr_factor * lr``. The model is moved to
+    ``device`` in ``memory_format`` (default: the device's preferred layout)."""
     from course_utils.optim import make_sgd
 
     if strategy not in STRATEGIES:
@@ -242,7 +243,10 @@ def make_run(
         model.freeze_body()
     factor = 1.0 if strategy == "scratch" else head_lr_factor
     base = lr * head_lr_factor if strategy == "scratch" else lr
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    from course_utils.runtime import preferred_memory_format
+
+    model = model.to(device, memory_format=memory_format if memory_format is not None
+                     else preferred_memory_format(device))
     optimizer = make_sgd(param_groups(model, base, factor), lr=base, momentum=momentum,
                          weight_decay=weight_decay)
     return model, optimizer

@@ -1,0 +1,276 @@
+"""The command line of ``python -m course_utils.build``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from jupyter_client.kernelspec import NoSuchKernel
+
+from course_utils.build.execute import Outcome, Progress, kernel_env, run_one, show
+from course_utils.build.outputs import Staging, promote
+from course_utils.paths import SettingError, checkout, describe_data_root
+from course_utils.report import format_seconds, write_results_md
+
+#: The course's notebooks: a number, an underscore, a name (``01_mnist_fc_vs_cnn.ipynb``).
+#: Copies such as ``01_x.nbconvert.ipynb`` or ``Untitled.ipynb`` are not course notebooks.
+NOTEBOOK_NAME = re.compile(r"^\d+_[A-Za-z0-9_-]+\.ipynb$")
+
+
+class BuildError(Exception):
+    """A problem with the command line, the settings or the folders, reported without a traceback."""
+
+
+def find_notebooks(directory: Path) -> list[Path]:
+    """The course's numbered notebooks in ``directory``, in course order (by file name)."""
+    return sorted(p for p in directory.glob("*.ipynb") if p.is_file() and NOTEBOOK_NAME.match(p.name))
+
+
+def select_notebooks(names: Sequence[str], directory: Path) -> list[Path]:
+    """The notebooks named by ``names`` (stems, unique prefixes or paths), in course order;
+    every numbered notebook in ``directory`` when ``names`` is empty."""
+    available = find_notebooks(directory)
+    if not names:
+        if not available:
+            raise BuildError(f"no numbered notebooks (NN_name.ipynb) in {show(directory)}")
+        return available
+    chosen: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if path.suffix == ".ipynb" and path.is_file():
+            chosen.append(path.resolve())
+            continue
+        stem = path.stem if path.suffix == ".ipynb" else name
+        matches = [p for p in available if p.stem == stem] or \
+                  [p for p in available if p.stem.startswith(stem)]
+        if len(matches) != 1:
+            known = ", ".join(p.stem for p in available) or "none"
+            what = "matches several notebooks" if matches else "matches no notebook"
+            raise BuildError(f"{name!r} {what} in {show(directory)} (there are: {known})")
+        chosen.append(matches[0])
+    return sorted(dict.fromkeys(chosen), key=lambda p: (p.name, str(p)))
+
+
+def resolve_mode(smoke_flag: bool, full_flag: bool) -> tuple[bool, str]:
+    """(smoke?, why) from ``--smoke``/``--full`` and ``COURSE_SMOKE``; a contradiction or an
+    unrecognised ``COURSE_SMOKE`` is a :class:`BuildError`."""
+    from course_utils.runtime import is_smoke
+
+    raw = os.environ.get("COURSE_SMOKE", "").strip()
+    try:
+        env_smoke = is_smoke()
+    except SettingError as err:
+        raise BuildError(str(err)) from None
+    if smoke_flag and full_flag:
+        raise BuildError("--smoke and --full contradict each other; give one")
+    if raw and smoke_flag and not env_smoke:
+        raise BuildError(f"--smoke contradicts COURSE_SMOKE={raw}; unset COURSE_SMOKE or drop --smoke")
+    if raw and full_flag and env_smoke:
+        raise BuildError(f"--full contradicts COURSE_SMOKE={raw}; unset COURSE_SMOKE or drop --full")
+    if smoke_flag:
+        return True, "--smoke"
+    if env_smoke:
+        return True, f"COURSE_SMOKE={raw}"
+    return False, "--full" if full_flag else (f"COURSE_SMOKE={raw}" if raw else "the default")
+
+
+def machine() -> str:
+    """One line naming this machine, its accelerator and the versions that matter."""
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA GPU"
+    return (f"{platform.system()} {platform.machine()}, {cpu or 'CPU'} ({os.cpu_count()} cores), "
+            f"{gpu}, torch {torch.__version__}, Python {platform.python_version()}")
+
+
+def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m course_utils.build",
+        description="Run the course's notebooks headless in a Jupyter kernel and regenerate all "
+                    "figures (figures/<notebook>/<name>.png), the executed notebooks "
+                    "(build/notebooks/), the records (results/) and RESULTS.md. Outputs move into "
+                    "place only when every notebook ran.")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK",
+                   help="notebooks to run: file stems, unique prefixes (02) or paths; default: all")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--smoke", action="store_true",
+                      help="smoke mode (as COURSE_SMOKE=1, which is honoured too): small data, "
+                           "minutes on a CPU; outputs go to <out>/smoke/, never over the full run's")
+    mode.add_argument("--full", action="store_true", help="full mode (the default unless COURSE_SMOKE=1)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps (default: COURSE_DEVICE, else what "
+                                    "get_device() picks)")
+    p.add_argument("--formats", help="figure formats, e.g. png,svg (default: "
+                   "COURSE_FIGURE_FORMATS, else each notebook's choice, PNG)")
+    p.add_argument("--out", type=Path, default=root / "build",
+                   help="build folder for the executed notebooks (default: build/)")
+    p.add_argument("--notebooks-dir", type=Path, default=root / "notebooks",
+                   help="where the source notebooks are (default: notebooks/)")
+    p.add_argument("--figures", type=Path, help="figures folder (default: COURSE_FIGURES, else "
+                   "figures/, or <out>/smoke/figures/ in smoke mode)")
+    p.add_argument("--results", type=Path, help="folder for the results/*.json records "
+                   "(default: COURSE_RESULTS, else results/, or <out>/smoke/results/ in smoke mode)")
+    p.add_argument("--results-md", type=Path, help="where to write RESULTS.md (default: "
+                   "RESULTS.md for a full run into results/, else <out>[/smoke]/RESULTS.md)")
+    p.add_argument("--timeout", type=float, help="seconds one cell may run (default: no limit)")
+    p.add_argument("--keep-going", action="store_true",
+                   help="after a failed notebook, run the others (still exits 1, moves nothing)")
+    p.add_argument("--list", action="store_true", help="print the notebooks and folders, run nothing")
+    p.add_argument("--report-only", action="store_true",
+                   help="only rewrite RESULTS.md from the existing records, run nothing")
+    p.add_argument("--colab", action="store_true",
+                   help="write the repository's address (from `git remote get-url origin`) into every "
+                        "notebook's setup cell, and 'Open in Colab' badges into the notebooks and "
+                        "README.md; run nothing")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int:
+    """The command line; returns the exit status (0 ok, 1 a notebook failed, 2 usage or
+    settings, 130 interrupted)."""
+    log = stream or sys.stderr
+    root = checkout()
+    if root is None:
+        print("error: python -m course_utils.build runs inside a checkout of the course (a folder "
+              "with notebooks/, course_utils/ and pyproject.toml); cd into one first.", file=log)
+        return 2
+    args = parse_args(argv, root)
+    if args.colab:
+        from course_utils.build.colab import ColabError, write_colab
+
+        try:
+            changed = write_colab(root)
+        except ColabError as err:
+            print(f"error: {err}", file=log)
+            return 2
+        print(f"wrote the Colab setup cells and badges: {', '.join(show(p) for p in changed) or 'nothing changed'}",
+              file=log)
+        return 0
+    try:
+        smoke, why = resolve_mode(args.smoke, args.full)
+        from course_utils.runtime import check_device, get_device
+
+        device = str(check_device(args.device, "--device") if args.device else get_device())
+        data_line = describe_data_root()
+    except (BuildError, SettingError) as err:
+        print(f"error: {err}", file=log)
+        return 2
+    mode = "smoke" if smoke else "full"
+    out = (args.out.resolve() / "smoke") if smoke else args.out.resolve()
+    committed = (root / "results").resolve()
+    env_results, env_figures = os.environ.get("COURSE_RESULTS"), os.environ.get("COURSE_FIGURES")
+    results = (args.results or (Path(env_results) if env_results else
+                                out / "results" if smoke else committed)).resolve()
+    figures = (args.figures or (Path(env_figures) if env_figures else
+                                out / "figures" if smoke else root / "figures")).resolve()
+    if args.results_md:
+        results_md = args.results_md.resolve()
+    elif not smoke and results == committed:
+        results_md = root / "RESULTS.md"
+    else:
+        results_md = out / "RESULTS.md"
+    notebooks_dir = args.notebooks_dir.resolve()
+    if args.report_only:
+        write_results_md(results_md, results, notebook_paths=find_notebooks(notebooks_dir), mode=mode)
+        print(f"wrote {show(results_md)} from {show(results)} (the last build's line kept)", file=log)
+        return 0
+    try:
+        chosen = select_notebooks(args.notebooks, notebooks_dir)
+    except BuildError as err:
+        print(f"error: {err}", file=log)
+        return 2
+    all_notebooks = sorted(dict.fromkeys(find_notebooks(notebooks_dir) + chosen), key=lambda p: p.name)
+
+    print(f"course build: {mode} mode (from {why}), {len(chosen)} notebook(s), device {device}, "
+          f"{data_line}", file=log)
+    print(f"  executed notebooks -> {show(out / 'notebooks')}\n"
+          f"  figures            -> {show(figures)}/<notebook>/\n"
+          f"  results            -> {show(results)}/<notebook>.json, {show(results_md)}\n"
+          f"  (written to {show(out / 'staging')} first; moved into place when every notebook ran)",
+          file=log)
+    if args.list:
+        for path in chosen:
+            print(f"  {show(path)}", file=log)
+        return 0
+
+    staging = Staging.fresh(out)
+    outcomes: list[Outcome] = []
+    started = time.perf_counter()
+    width = max(len(p.stem) for p in chosen)
+    with Progress(log) as progress:
+        for i, path in enumerate(chosen, 1):
+            env = kernel_env(smoke=smoke, notebook=path.stem, figures=staging.figures,
+                             results=staging.results, device=args.device, formats=args.formats,
+                             standin_log=staging.standin_log(path.stem))
+            label = f"[{i}/{len(chosen)}] {path.stem:<{width}}"
+            try:
+                outcome = run_one(path, label, out=out / "notebooks", env=env, progress=progress,
+                                  timeout=args.timeout)
+            except NoSuchKernel as err:
+                progress.say(f"error: {path.stem} asks for the Jupyter kernel {err.name!r}, which is "
+                             "not installed here (pip install ipykernel)")
+                return 1
+            outcome.figures = staging.figure_files(path.stem)
+            outcome.recorded = staging.record(path.stem) is not None
+            outcome.standins = staging.standins(path.stem)
+            outcomes.append(outcome)
+            for s in outcome.standins:
+                progress.say(f"!!! {path.stem} used STAND-IN data: {s['dataset']} ({s['reason']}); "
+                             f"its numbers say nothing about the real data set !!!")
+            if outcome.status == "ok":
+                progress.say(f"{label} done in {format_seconds(outcome.seconds)}: "
+                             f"{len(outcome.figures)} figure file(s), "
+                             f"{'results recorded' if outcome.recorded else 'NO results recorded'}")
+            elif outcome.failure is not None:
+                tb = "\n".join("    " + l for l in outcome.failure.traceback.splitlines()[-40:])
+                progress.say(f"{tb}\n{outcome.failure.message(outcome.executed)}")
+                if not args.keep_going:
+                    break
+            else:
+                progress.say(f"{label} interrupted; its partial run is in {show(outcome.executed)}")
+                break
+
+    finished = len(outcomes) == len(chosen) and all(o.status == "ok" for o in outcomes)
+    total = time.perf_counter() - started
+    print(f"\nSummary ({mode} mode, device {device}, {format_seconds(total)} in all):", file=log)
+    for o in outcomes:
+        standin = f", STAND-IN data ({len(o.standins)} split(s))" if o.standins else ""
+        print(f"  {o.name:<{width}}  {o.status:<11} {format_seconds(o.seconds):>10}  "
+              f"{len(o.figures)} figure file(s), "
+              f"{'results recorded' if o.recorded else 'no results recorded'}{standin}", file=log)
+    for path in chosen[len(outcomes):]:
+        print(f"  {path.stem:<{width}}  not run", file=log)
+    print(f"executed notebooks: {show(out / 'notebooks')}", file=log)
+    if finished:
+        notes = promote(staging, figures=figures, results=results, committed=results == committed,
+                        held_back=out)
+        for note in notes:
+            print(f"note: {note}", file=log)
+        built_on = (f"Last build: {time.strftime('%Y-%m-%d %H:%M')}, {mode} mode, ran "
+                    f"{', '.join(o.name for o in outcomes)}; machine: {machine()}.")
+        write_results_md(results_md, results, notebook_paths=all_notebooks, mode=mode, built_on=built_on)
+        print(f"figures: {show(figures)}\nresults: {show(results)} -> {show(results_md)}", file=log)
+    else:
+        partial = staging.keep_as_partial(out)
+        print(f"The build did not finish: {show(figures)}, {show(results)} and {show(results_md)} "
+              f"were left as they were; what the notebooks that ran made is in {show(partial)}.",
+              file=log)
+    for o in outcomes:
+        if o.failure is not None:
+            print(o.failure.message(o.executed), file=log)
+    if any(o.status == "interrupted" for o in outcomes):
+        return 130
+    return 0 if finished else 1

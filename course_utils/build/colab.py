@@ -1,0 +1,145 @@
+"""One click to Colab: every notebook's setup cell and "Open in Colab" badges, written from the
+instructor's own git remote (``python -m course_utils.build --colab``).
+
+The setup cell is the first code cell of every notebook. Outside Colab it does nothing; on
+Colab it clones the course (the address written here), installs ``course_utils`` and makes it
+importable at once, so a student clicks the badge and then "Run all". Without an address it
+stops with a message saying how to set one, never with a made-up one.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import nbformat
+
+from course_utils.build.cli import find_notebooks
+
+#: Marks the setup cell (its first line) and the badge lines, so they can be found and rewritten.
+SETUP_MARK = "# Setup (Colab only):"
+BADGE_MARK = "<!-- colab-badge -->"
+README_START, README_END = "<!-- colab-badges:start -->", "<!-- colab-badges:end -->"
+BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+_GITHUB = re.compile(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)"
+                     r"(?P<owner>[\w.-]+)/(?P<repo>[\w.-]+?)(?:\.git)?/?$")
+
+
+class ColabError(Exception):
+    """The repository's address cannot be had (no remote, not on GitHub)."""
+
+
+def setup_cell_source(repo_url: str | None) -> str:
+    """The setup cell for a course hosted at ``repo_url`` (None: not published yet)."""
+    address = f'"{repo_url}"' if repo_url else "None"
+    return f'''{SETUP_MARK} fetch the course and install its helper package. Elsewhere it does nothing.
+# Colab forgets /content when the runtime resets: to keep the data sets, mount Google Drive
+# (from google.colab import drive; drive.mount("/content/drive")) and un-comment the COURSE_DATA line.
+COURSE_REPO = {address}  # written by `python -m course_utils.build --colab` from the git remote
+import os, sys
+if "google.colab" in sys.modules:
+    # os.environ["COURSE_DATA"] = "/content/drive/MyDrive/pytorch-course/data"
+    if not os.path.isdir("/content/course"):
+        if COURSE_REPO is None:
+            raise RuntimeError("This copy of the course has no repository address yet: the instructor "
+                               "runs `python -m course_utils.build --colab` once after pushing it to GitHub.")
+        !git clone -q --depth 1 {{COURSE_REPO}} /content/course
+        !pip install -q -e /content/course
+    sys.path.insert(0, "/content/course")
+    %cd /content/course/notebooks
+try:
+    import course_utils
+except ModuleNotFoundError:
+    raise ModuleNotFoundError("course_utils is not installed: run `pip install -e .` in the course "
+                              "repository (README.md, 'Quick start')") from None'''
+
+
+def github_address(remote: str) -> tuple[str, str]:
+    """(owner, repo) of a GitHub remote URL (https or ssh); a :class:`ColabError` otherwise
+    (Colab opens notebooks from GitHub)."""
+    match = _GITHUB.match(remote.strip())
+    if not match:
+        raise ColabError(f"the git remote {remote.strip()!r} is not a GitHub repository; Colab opens "
+                         f"notebooks from GitHub (push the course there and add it as 'origin').")
+    return match["owner"], match["repo"]
+
+
+def _git(root: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=30)
+    except OSError as exc:
+        raise ColabError(f"git is not available here ({exc})") from None
+    if done.returncode != 0:
+        raise ColabError(done.stderr.strip() or f"git {' '.join(args)} failed")
+    return done.stdout.strip()
+
+
+def remote_address(root: Path, remote: str = "origin") -> tuple[str, str, str]:
+    """(owner, repo, branch) from ``git remote get-url <remote>`` and the current branch."""
+    try:
+        url = _git(root, "remote", "get-url", remote)
+    except ColabError as err:
+        raise ColabError(
+            f"this checkout has no git remote {remote!r} ({err}), so there is no address to write. "
+            f"Push the course to GitHub first, e.g.: git remote add {remote} "
+            f"https://github.com/<you>/<course>.git && git push -u {remote} main") from None
+    owner, repo = github_address(url)
+    try:
+        branch = _git(root, "symbolic-ref", "--short", "HEAD")
+    except ColabError:  # a detached HEAD: the usual default branch
+        branch = "main"
+    return owner, repo, branch or "main"
+
+
+def badge(owner: str, repo: str, branch: str, notebook_path: str) -> str:
+    """Markdown for an "Open in Colab" badge of one notebook (path within the repository)."""
+    url = f"https://colab.research.google.com/github/{owner}/{repo}/blob/{branch}/{notebook_path}"
+    return f"[![Open In Colab]({BADGE_IMAGE})]({url})"
+
+
+def find_setup_cell(nb) -> int | None:
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and cell.source.startswith(SETUP_MARK):
+            return i
+    return None
+
+
+def write_colab(root: Path, remote: str = "origin") -> list[Path]:
+    """Write the address into every notebook's setup cell, a badge into its title cell and a
+    badge list into README.md; return the files changed."""
+    owner, repo, branch = remote_address(root, remote)
+    url = f"https://github.com/{owner}/{repo}"
+    changed = []
+    notebooks = find_notebooks(root / "notebooks")
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        i = find_setup_cell(nb)
+        cell = nbformat.v4.new_code_cell(setup_cell_source(url))
+        if i is None:
+            nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, cell)
+        else:
+            nb.cells[i].source = cell.source
+        title = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+        line = f"{badge(owner, repo, branch, f'notebooks/{path.name}')} {BADGE_MARK}"
+        if title is not None:
+            lines = [l for l in title.source.splitlines() if BADGE_MARK not in l]
+            title.source = "\n".join([lines[0], "", line, *lines[1:]] if lines else [line]).replace("\n\n\n", "\n\n")
+        if nbformat.writes(nb) != before:
+            nbformat.write(nb, path)
+            changed.append(path)
+    readme = root / "README.md"
+    if readme.exists():
+        text = readme.read_text()
+        block = "\n".join([README_START, *[f"| {p.stem} | {badge(owner, repo, branch, f'notebooks/{p.name}')} |"
+                                            for p in notebooks], README_END])
+        block = block.replace(README_START + "\n", README_START + "\n| notebook | open it on Colab |\n|---|---|\n")
+        if README_START in text and README_END in text:
+            new = text[:text.index(README_START)] + block + text[text.index(README_END) + len(README_END):]
+        else:
+            new = text.rstrip("\n") + "\n\n" + block + "\n"
+        if new != text:
+            readme.write_text(new)
+            changed.append(readme)
+    return changed

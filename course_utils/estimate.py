@@ -1,0 +1,115 @@
+"""How long will a training cell take on this device? Measured from its first batches.
+
+:func:`estimate_fit` times a few training steps on copies of the model, the optimizer and the
+loader (the real ones are left exactly as they were, so the run that follows is unchanged) and
+one test batch, and scales them to the whole run.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from course_utils.report import format_seconds
+from course_utils.runtime import synchronize
+from course_utils.training import LossFn, autocast_context
+
+
+def fork_loader(loader):
+    """A shallow copy of a course loader whose random generators are copies: iterating it
+    leaves the original's shuffle and augmentation sequence untouched."""
+    twin = copy.copy(loader)
+    for name in ("generator", "aug_generator"):
+        g = getattr(loader, name, None)
+        if isinstance(g, torch.Generator):
+            clone = torch.Generator(device=g.device)
+            clone.set_state(g.get_state())
+            setattr(twin, name, clone)
+    return twin
+
+
+@dataclass
+class Estimate:
+    """A measured forecast of a training run."""
+
+    name: str
+    seconds: float               #: the whole run: training and per-epoch testing
+    step_seconds: float          #: one training step (batch), measured
+    steps: int                   #: training steps in the run
+    eval_seconds: float          #: one pass over the test loader, estimated
+    measured_steps: int
+    device: str
+    shorten: str = ""            #: which parameter makes it shorter
+
+    def describe(self) -> str:
+        line = (f"{self.name}: about {format_seconds(self.seconds)} on {self.device} "
+                f"({self.steps:,} steps of {self.step_seconds * 1000:.0f} ms, measured over "
+                f"{self.measured_steps} batches, plus testing)")
+        return line + (f"; to make it shorter, lower {self.shorten}" if self.shorten else "")
+
+
+def estimate_fit(
+    model: nn.Module,
+    train_loader: Iterable[tuple[Tensor, Tensor]],
+    optimizer: torch.optim.Optimizer,
+    epochs: int,
+    *,
+    test_loader: Iterable[tuple[Tensor, Tensor]] | None = None,
+    loss_fn: LossFn = F.cross_entropy,
+    amp: bool = False,
+    device: torch.device | str | None = None,
+    measure_steps: int = 4,
+    warmup_steps: int = 1,
+    name: str = "training",
+    shorten: str = "",
+) -> Estimate:
+    """Time ``measure_steps`` training steps (after ``warmup_steps``) on copies of ``model``,
+    ``optimizer`` and ``train_loader``, and one test batch, and scale to ``epochs`` epochs of
+    :func:`~course_utils.training.fit` (evaluating after each). Nothing given is modified."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    twin, twin_opt = copy.deepcopy((model, optimizer))
+    twin.train()
+    loader = fork_loader(train_loader)
+    steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else measure_steps
+    batches = iter(loader)
+    times = []
+    for i in range(warmup_steps + measure_steps):
+        synchronize(device)
+        start = time.perf_counter()
+        try:
+            x, y = next(batches)
+        except StopIteration:
+            break
+        x, y = x.to(device), y.to(device)
+        with autocast_context(device, amp):
+            loss = loss_fn(twin(x).float(), y)
+        twin_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        twin_opt.step()
+        synchronize(device)
+        if i >= warmup_steps:
+            times.append(time.perf_counter() - start)
+    if not times:
+        raise ValueError("estimate_fit() needs a loader with more batches than warmup_steps")
+    step = sorted(times)[len(times) // 2]  # the median: robust to one slow step
+    eval_pass = 0.0
+    if test_loader is not None:
+        n_batches = len(test_loader) if hasattr(test_loader, "__len__") else 1
+        twin.eval()
+        with torch.inference_mode(), autocast_context(device, amp):
+            x, _ = next(iter(fork_loader(test_loader)))
+            twin(x.to(device))  # warm-up
+            synchronize(device)
+            start = time.perf_counter()
+            twin(x.to(device))
+            synchronize(device)
+        eval_pass = (time.perf_counter() - start) * n_batches
+    steps = steps_per_epoch * epochs
+    return Estimate(name, step * steps + eval_pass * epochs, step, steps, eval_pass, len(times),
+                    str(device), shorten)

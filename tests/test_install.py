@@ -1,0 +1,100 @@
+"""course_utils installed the Colab way and the student's way, used from outside the checkout.
+
+A scratch virtual environment gets ``pip install .`` (no ``-e``: the package lands in its
+site-packages, far from any checkout) and runs notebook 01 in smoke mode with nbclient from a
+working directory outside the checkout. Its data, results and figures must land in the
+per-user course home that README.md names, never in site-packages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from course_utils.paths import PACKAGE_PARENT
+from tests.conftest import find_mnist_raw
+
+RUN_NOTEBOOK = """
+import sys, nbformat
+from nbclient import NotebookClient
+nb = nbformat.read(sys.argv[1], as_version=4)
+NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+outputs = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+print("".join(outputs))
+"""
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    done = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A scratch venv with ``pip install .`` of a copy of this checkout; torch, jupyter and the
+    other dependencies come from the test run's own environment (as Colab has them already)."""
+    tmp = tmp_path_factory.mktemp("install")
+    source = tmp / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PACKAGE_PARENT / name, source / name)
+    shutil.copytree(PACKAGE_PARENT / "course_utils", source / "course_utils",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    venv = tmp / "venv"
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
+    python = venv / "bin" / "python"
+    site = Path(run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (site / "zz_course_test_deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         str(source)], cwd=tmp)   # pip itself comes from the test run's environment too
+    assert (site / "course_utils" / "__init__.py").exists() and not (site / "course_utils.egg-link").exists()
+    return python
+
+
+def test_pip_install_without_e_runs_notebook_01_outside_the_checkout(installed, tmp_path):
+    home = tmp_path / "home"
+    work = tmp_path / "work"                       # the student's working folder, no checkout
+    work.mkdir()
+    shutil.copy(PACKAGE_PARENT / "notebooks" / "01_mnist_fc_vs_cnn.ipynb", work)
+    course_home = home / ".local" / "share" / "pytorch-course"
+    raw = find_mnist_raw()
+    if raw is not None:                            # the real data where README says it goes
+        (course_home / "data" / "MNIST" / "raw").mkdir(parents=True)
+        for f in raw.glob("*.gz"):
+            shutil.copy(f, course_home / "data" / "MNIST" / "raw" / f.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), PWD=str(work), COURSE_SMOKE="1", MPLBACKEND="Agg",
+               PATH=f"{installed.parent}:{env['PATH']}")
+    where = run([str(installed), "-c", "import course_utils, course_utils.paths as p; "
+                                       "print(course_utils.__file__); print(p.checkout())"],
+                cwd=work, env=env).stdout.split()
+    assert "site-packages" in where[0] and where[1] == "None"
+    out = run([str(installed), "-c", RUN_NOTEBOOK, str(work / "01_mnist_fc_vs_cnn.ipynb")],
+              cwd=work, env=env).stdout
+    assert f"data root: {course_home / 'data'}" in out
+    record = json.loads((course_home / "build" / "smoke" / "results" / "01_mnist_fc_vs_cnn.json").read_text())
+    assert record["mode"] == "smoke" and record["standin"] is (raw is None)
+    figures = sorted(p.name for p in (course_home / "build" / "smoke" / "figures" / "01_mnist_fc_vs_cnn").iterdir())
+    assert figures == ["training_digits.png", "training_loss.png"]
+    site = Path(where[0]).parent.parent
+    assert not any((site / name).exists() for name in ("data", "results", "figures", "build"))
+    assert sorted(p.name for p in work.iterdir()) == ["01_mnist_fc_vs_cnn.ipynb"]   # nothing else
+
+
+def test_editable_install_used_from_elsewhere_keeps_the_checkout(tmp_path):
+    """The dev install (pip install -e .): from any working directory, the checkout's folders."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
+    env.update(PWD=str(tmp_path), COURSE_SMOKE="1")
+    out = run([sys.executable, "-c", "import course_utils.paths as p; print(p.checkout()); "
+                                     "print(p.data_root()); print(p.results_root())"],
+              cwd=tmp_path, env=env).stdout.split()
+    assert out == [str(PACKAGE_PARENT), str(PACKAGE_PARENT / "data"),
+                   str(PACKAGE_PARENT / "build" / "smoke" / "results")]
