@@ -21,6 +21,23 @@ def make_permutation(n_pixels: int = 28 * 28, seed: int = 0) -> Tensor:
     return torch.randperm(n_pixels, generator=torch.Generator().manual_seed(seed))
 
 
+def block_permutation(side: int = 28, block: int = 7, seed: int = 0) -> Tensor:
+    """A permutation of a ``side`` x ``side`` image's pixels that shuffles them only within each
+    ``block`` x ``block`` tile (the same shuffle in every tile): ``block=1`` changes nothing,
+    ``block=side`` is a shuffle of the whole image. ``block`` must divide ``side``."""
+    if block < 1 or side % block:
+        raise ValueError(f"block must be a divisor of {side} (1, ..., {side}), got {block}")
+    g = torch.Generator().manual_seed(seed)
+    inner = torch.randperm(block * block, generator=g)          # where each pixel of a tile goes
+    dy, dx = inner // block, inner % block
+    tiles = side // block
+    rows = (torch.arange(tiles)[:, None, None, None] * block + dy.view(1, 1, block, block))
+    cols = (torch.arange(tiles)[None, :, None, None] * block + dx.view(1, 1, block, block))
+    # position (tile_r, tile_c, r, c) of the output reads input pixel (rows, cols)
+    source = (rows * side + cols).permute(0, 2, 1, 3).reshape(side * side)
+    return check_permutation(source)
+
+
 def check_permutation(perm: Tensor) -> Tensor:
     """Return ``perm`` as an int64 tensor after checking it holds each of ``0..n-1`` once."""
     perm = torch.as_tensor(perm)

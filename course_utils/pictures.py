@@ -1,10 +1,14 @@
-"""Pictures for the lessons: image grids, training curves, and figures saved for slides."""
+"""Pictures for the lessons: image grids, training curves, bar charts, confusion matrices and
+line plots, each a function of plain data, drawn in one of the course's styles (``paper``, the
+default, or ``slides``: 16:9, large fonts, thick lines; :func:`style`), and saved for slides.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,6 +19,53 @@ from torch import Tensor
 
 from course_utils.paths import figures_root
 from course_utils.results import current_notebook
+
+#: The course's figure styles: matplotlib style sheets in ``course_utils/styles/``.
+STYLES = ("paper", "slides")
+STYLE_DIR = Path(__file__).resolve().parent / "styles"
+_current = {"style": "paper"}
+
+
+@contextlib.contextmanager
+def style(name: str = "paper") -> Iterator[str]:
+    """Draw the figures made inside in style ``name`` (``"paper"`` or ``"slides"``)."""
+    if name not in STYLES:
+        raise ValueError(f"unknown style {name!r}; choose one of {', '.join(STYLES)}")
+    before = _current["style"]
+    _current["style"] = name
+    try:
+        with plt.style.context(STYLE_DIR / f"{name}.mplstyle"):
+            yield name
+    finally:
+        _current["style"] = before
+
+
+def current_style() -> str:
+    return _current["style"]
+
+
+def _styled(draw):
+    """Make ``draw`` build its figure under the current style's sheet."""
+    import functools
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with plt.style.context(STYLE_DIR / f"{_current['style']}.mplstyle"):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def figsize(width: float, height: float) -> tuple[float, float]:
+    """``(width, height)`` in the paper style; the style's 16:9 slide in the slides style."""
+    if _current["style"] == "slides":
+        return tuple(plt.rcParams["figure.figsize"])  # type: ignore[return-value]
+    return width, height
+
+
+def _small() -> float:
+    """Font size for labels inside a plot (bar values, confusion counts, image titles)."""
+    return 8 if _current["style"] == "paper" else 14
 
 
 def to_display(
@@ -29,6 +80,7 @@ def to_display(
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
+@_styled
 def show_images(
     images: Tensor,
     titles: Sequence[str] | None = None,
@@ -48,8 +100,8 @@ def show_images(
     n = len(pics)
     ncols = min(ncols, n)
     nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + (0.3 if titles else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False,
+                             figsize=figsize(size * ncols, size * nrows + (0.3 if titles else 0)))
     for i, ax in enumerate(axes.flat):
         ax.axis("off")
         if i >= n:
@@ -58,13 +110,14 @@ def show_images(
         ax.imshow(pic[..., 0] if pic.shape[-1] == 1 else pic, cmap="gray" if pic.shape[-1] == 1 else None,
                   vmin=0, vmax=1)
         if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=9, color=colors[i] if colors is not None else "black")
+            ax.set_title(str(titles[i]), fontsize=_small() + 1, color=colors[i] if colors is not None else "black")
     if suptitle:
         fig.suptitle(suptitle)
     fig.tight_layout()
     return fig
 
 
+@_styled
 def plot_curves(
     runs: Mapping[str, Mapping[str, list]],
     metric: str = "step_loss",
@@ -72,6 +125,7 @@ def plot_curves(
     smooth: int = 1,
     ax: plt.Axes | None = None,
     ylabel: str | None = None,
+    title: str = "",
 ) -> Figure:
     """One curve per run (name -> history from :func:`course_utils.training.fit`) on one axes.
 
@@ -79,7 +133,7 @@ def plot_curves(
     per-epoch ones (``test_acc``) against the epoch. ``smooth`` averages over that many points.
     """
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
+        fig, ax = plt.subplots(figsize=figsize(6, 3.5))
     else:
         fig = ax.figure
     for name, history in runs.items():
@@ -94,33 +148,74 @@ def plot_curves(
     ax.set_xlabel("step" if metric.startswith("step_") else "epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # no step 0.5, no epoch 1.04
     ax.set_ylabel(ylabel or metric.replace("_", " "))
+    if title:
+        ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     return fig
 
 
+@_styled
+def plot_lines(
+    x: Sequence[float],
+    lines: Mapping[str, Sequence[float]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    marker: str | None = None,
+    mark_x: float | None = None,
+    logy: bool = False,
+) -> Figure:
+    """Several named lines over one ``x`` (e.g. learning rate against the step); ``mark_x``
+    draws a vertical line there (the current choice of a widget, say)."""
+    fig, ax = plt.subplots(figsize=figsize(6, 3.5))
+    for name, y in lines.items():
+        ax.plot(list(x)[: len(y)], list(y), label=name, marker=marker)
+    if mark_x is not None:
+        ax.axvline(mark_x, color="grey", linestyle="--", linewidth=1)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(lines) > 1:
+        ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+@_styled
 def bar_chart(
     values: Mapping[str, Mapping[str, float]],
     errors: Mapping[str, Mapping[str, float]] | None = None,
     *,
     ylabel: str = "",
     ylim: tuple[float, float] | None = None,
+    title: str = "",
+    width: float | None = None,
+    fmt: str = "%.3f",
 ) -> Figure:
     """Grouped bars: ``values[group][series]``, with optional error bars of the same layout;
-    each bar is labelled with its value, and several series get a legend beside the axes."""
+    each bar is labelled with its value (``fmt``), and several series get a legend beside the
+    axes. ``width`` is the figure's width in inches (default: by the number of groups)."""
     groups = list(values)
     series = list(dict.fromkeys(s for g in groups for s in values[g]))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(groups), 3.5))
-    width = 0.8 / len(series)
+    fig, ax = plt.subplots(figsize=figsize(width or 1.6 + 1.4 * len(groups), 3.5))
+    bar = 0.8 / len(series)
     x = np.arange(len(groups))
     for i, s in enumerate(series):
         v = [values[g].get(s, np.nan) for g in groups]
         e = [errors[g].get(s, 0.0) for g in groups] if errors else None
-        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, v, width, yerr=e, capsize=4, label=s)
-        ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * bar, v, bar, yerr=e, capsize=4, label=s)
+        ax.bar_label(bars, fmt=fmt, fontsize=_small(), padding=2)
     ax.set_xticks(x, groups)
     ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     if ylim:
         ax.set_ylim(*ylim)
     if len(series) > 1:   # beside the axes, where it hides no bar
@@ -130,13 +225,14 @@ def bar_chart(
     return fig
 
 
+@_styled
 def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, title: str = "") -> Figure:
     """A confusion matrix (row = true class, column = guess) with the count in every cell."""
     counts = np.asarray(confusion.cpu() if isinstance(confusion, Tensor) else confusion)
     n = len(classes)
     if counts.shape != (n, n):
         raise ValueError(f"confusion matrix of shape {counts.shape} does not match {n} classes")
-    fig, ax = plt.subplots(figsize=(1.5 + 0.4 * n, 1.2 + 0.4 * n))
+    fig, ax = plt.subplots(figsize=figsize(1.5 + 0.4 * n, 1.2 + 0.4 * n))
     ax.imshow(counts, cmap="Blues")
     ax.set_xticks(range(n), classes, rotation=90)
     ax.set_yticks(range(n), classes)
@@ -147,8 +243,37 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
     dark = counts > counts.max() / 2
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=7,
+            ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=_small() - 1,
                     color="white" if dark[i, j] else "black")
+    fig.tight_layout()
+    return fig
+
+
+@_styled
+def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None, *, title: str = "") -> Figure:
+    """One image, the filters of a conv layer (a row) and the feature maps they make of it
+    (a row); maps and filters each on their own colour scale (blue negative, red positive)."""
+    n = maps.shape[0]
+    rows = 3 if filters is not None else 2
+    fig, axes = plt.subplots(rows, n, figsize=figsize(1.3 * n, 1.35 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    pic = to_display(image.unsqueeze(0).clamp(0, 1))[0]
+    axes[0, 0].imshow(pic[..., 0] if pic.shape[-1] == 1 else pic, cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title("input", fontsize=_small() + 1)
+    if filters is not None:
+        for i in range(n):
+            f = filters[i].numpy()
+            limit = float(np.abs(f).max()) or 1.0
+            axes[1, i].imshow(f, cmap="RdBu_r", vmin=-limit, vmax=limit)
+            axes[1, i].set_title(f"filter {i + 1}", fontsize=_small())
+    for i in range(n):
+        m = maps[i].numpy()
+        limit = float(np.abs(m).max()) or 1.0
+        axes[rows - 1, i].imshow(m, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axes[rows - 1, i].set_title(f"map {i + 1}", fontsize=_small())
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -160,18 +285,39 @@ def figures_dir(notebook: str | None = None) -> Path:
     return figures_root() / (notebook or current_notebook())
 
 
-def save_figure(fig: Figure, name: str, formats: Sequence[str] = ("png",), dpi: int = 150) -> list[Path]:
-    """Write ``fig`` as ``figures/<notebook>/<name>.<fmt>`` for each format; return the paths.
+#: Figure file formats :func:`save_figure` writes.
+FORMATS = ("png", "svg", "pdf")
+#: No dates or versions in the files, so the same figure gives the same bytes.
+_METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+             "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
 
-    Set ``COURSE_FIGURE_FORMATS=png,svg`` to add SVGs everywhere.
-    """
+
+def figure_formats(formats: Sequence[str] | None = None) -> list[str]:
+    """``formats``, else ``COURSE_FIGURE_FORMATS`` (``png,svg,pdf``), else PNG; checked."""
     env = os.environ.get("COURSE_FIGURE_FORMATS")
-    formats = [f.strip() for f in env.split(",")] if env else list(formats)
-    folder = figures_dir()
+    chosen = list(formats) if formats else ([f.strip() for f in env.split(",") if f.strip()] if env else ["png"])
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad:
+        raise ValueError(f"unknown figure format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None,
+                 dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as ``folder/<name>.<fmt>`` for each format; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt in formats:
-        path = folder / f"{name}.{fmt}"
-        fig.savefig(path, dpi=dpi, bbox_inches="tight")
-        paths.append(path)
+    # slides keep their whole 16:9 page; paper figures are cropped to their contents
+    bbox = None if _current["style"] == "slides" else "tight"
+    with plt.rc_context({"svg.hashsalt": "course_utils"}):   # stable ids: same figure, same SVG
+        for fmt in figure_formats(formats):
+            path = folder / f"{name}.{fmt}"
+            fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata=_METADATA[fmt])
+            paths.append(path)
     return paths
+
+
+def save_figure(fig: Figure, name: str, formats: Sequence[str] | None = None, dpi: int = 150) -> list[Path]:
+    """Write ``fig`` as ``<figures root>/<notebook>/<name>.<fmt>`` for each format (default:
+    ``COURSE_FIGURE_FORMATS``, e.g. ``png,svg,pdf``, else PNG); return the paths."""
+    return write_figure(fig, figures_dir(), name, formats, dpi)

@@ -13,6 +13,7 @@ import os
 import platform
 import time
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -61,15 +62,20 @@ def write_json(path: Path, data: object) -> Path:
     return path
 
 
-def record(**metrics: float | int | str) -> dict:
+def record(*, headline: Sequence[str] = (), **metrics: float | int | str) -> dict:
     """Merge ``metrics`` into this notebook's results file, with mode, device, seconds since
     :func:`start_notebook`, versions and the data used (:mod:`course_utils.data.provenance`);
-    return the whole record."""
+    return the whole record. ``headline`` names the metrics the course site shows first."""
     path = results_path()
     data = json.loads(path.read_text()) if path.exists() else {}
     if data.get("mode") not in (None, mode()):
         data = {}  # never mix smoke and full numbers in one record
     data.setdefault("metrics", {}).update(metrics)
+    if headline:
+        missing = [k for k in headline if k not in data["metrics"]]
+        if missing:
+            raise KeyError(f"headline names metrics that were not recorded: {', '.join(missing)}")
+        data["headline"] = list(headline)
     data.update(
         notebook=current_notebook(),
         mode=mode(),

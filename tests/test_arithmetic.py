@@ -3,6 +3,8 @@ forward passes and FlopCounterMode, and clear errors for inputs too small for a 
 
 from __future__ import annotations
 
+import re
+
 import functools
 import itertools
 
@@ -12,7 +14,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils import arithmetic as ar
-from course_utils.arithmetic import (FormulaMismatchError, InputSizeError, check_exercise, check_input,
+from course_utils.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer, check_input,
                                      conv_output_size, conv_params, format_layer_table, layer_table,
                                      linear_params, min_input_size, side_by_side)
 from course_utils.models import cifar
@@ -179,8 +181,8 @@ def test_shape_disagreeing_with_formula_is_caught():
 
 
 def test_macs_disagreeing_with_flop_counter_is_caught(monkeypatch):
-    real = ar.layer_macs
-    monkeypatch.setattr(ar, "layer_macs", lambda m, i, o: real(m, i, o) + isinstance(m, nn.Linear))
+    real = ar.table.layer_macs
+    monkeypatch.setattr(ar.table, "layer_macs", lambda m, i, o: real(m, i, o) + isinstance(m, nn.Linear))
     with pytest.raises(FormulaMismatchError, match="FlopCounterMode counted"):
         layer_table(nn.Sequential(nn.Flatten(), nn.Linear(12, 5)), (3, 2, 2))
 
@@ -242,12 +244,28 @@ def test_stacked_3x3_convs_see_more_with_fewer_weights():
         assert row["ReLUs: stack"] == n and row["ReLUs: one"] == 1
 
 
-def test_exercise_checks():
-    assert check_exercise(1, 1).startswith("Exercise 1: correct")
-    assert "not it" in check_exercise(1, 2)
-    assert "not answered" in check_exercise(3, ...)
-    assert check_exercise(3, 227).startswith("Exercise 3: correct")
-    assert check_exercise(4, 307_456).startswith("Exercise 4: correct")
+def test_layer_calculator_agrees_with_real_layers():
+    r = calculate_layer()   # torchvision AlexNet's conv1
+    assert (r.output, r.params, r.macs) == ("64x55x55", 23_296, 70_276_800) and r.error is None
+    assert "the formulas agree" in r.checked
+    for args in [dict(kind="maxpool", size=55, in_channels=64, kernel=3, stride=2, padding=0),
+                 dict(size=13, in_channels=192, out_channels=384, kernel=3, stride=1, padding=1),
+                 dict(size=30, in_channels=8, out_channels=16, kernel=3, stride=2, padding=2, dilation=2, groups=4)]:
+        r = calculate_layer(**args)
+        assert r.error is None and "the formulas agree" in r.checked, r.lines()
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(size=5, kernel=11, padding=0), "the window spans 11 pixels .* the padded input has only 5"),
+    (dict(size=5, kernel=3, dilation=4, padding=0), "the window spans 9 pixels"),
+    (dict(in_channels=3, groups=2), "groups=2 must divide both channel counts"),
+    (dict(kind="maxpool", kernel=3, padding=2), "a pool may pad at most half its window"),
+    (dict(stride=0), "every setting must be at least 1"),
+])
+def test_layer_calculator_says_when_settings_give_no_output(args, message):
+    r = calculate_layer(**args)
+    assert r.output is None and re.search(message, r.error)
+    assert r.lines()[-1].startswith("no valid output: ")
 
 
 def test_table_covers_other_layer_options():

@@ -93,3 +93,12 @@ def test_writable_dir_falls_back_to_the_cache_once(tmp_path, read_only, monkeypa
     second = paths.writable_dir(ro / "checkpoints", "test things")
     assert first == second and first.is_relative_to(tmp_path / "cache") and first.is_dir()
     assert capsys.readouterr().err.count("is read-only; test things go to") == 1
+
+
+def test_checkpoints_go_to_the_cache_when_build_is_read_only(tmp_path, read_only, monkeypatch):
+    (tmp_path / "build").mkdir()
+    ro = read_only(tmp_path / "build")
+    monkeypatch.setattr(paths, "run_dir", lambda: ro)
+    monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
+    folder = paths.checkpoints_dir()
+    assert folder.is_relative_to(tmp_path / "cache") and paths.is_writable(folder)

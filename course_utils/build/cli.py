@@ -97,6 +97,30 @@ def machine() -> str:
             f"{gpu}, torch {torch.__version__}, Python {platform.python_version()}")
 
 
+def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, style: str,
+                 formats: str | None, smoke: bool, log: TextIO) -> int:
+    """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none."""
+    from course_utils.figures import RunsError, redraw, runs_path
+
+    started = time.perf_counter()
+    written, missing = 0, []
+    fmts = formats.split(",") if formats else None
+    for path in notebooks:
+        runs = runs_path(path.stem, results)
+        try:
+            files = redraw(runs, figures, style=style, formats=fmts)
+        except RunsError as err:
+            missing.append(path.stem)
+            how = f"python -m course_utils.build {path.stem}{' --smoke' if smoke else ''}"
+            print(f"  {path.stem}: no figures redrawn: {err}. Make one with: {how}", file=log)
+            continue
+        written += len(files)
+        print(f"  {path.stem}: {len(files)} figure file(s) -> {show(figures / path.stem)}", file=log)
+    print(f"redrew {written} figure file(s) in the {style} style in "
+          f"{format_seconds(time.perf_counter() - started)}, from {show(results)}", file=log)
+    return 1 if missing else 0
+
+
 def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m course_utils.build",
@@ -131,6 +155,15 @@ def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
     p.add_argument("--list", action="store_true", help="print the notebooks and folders, run nothing")
     p.add_argument("--report-only", action="store_true",
                    help="only rewrite RESULTS.md from the existing records, run nothing")
+    p.add_argument("--figures-only", action="store_true",
+                   help="redraw every figure from the saved runs (<results>/<notebook>.runs.json) in "
+                        "seconds: no data, no training")
+    p.add_argument("--style", choices=("paper", "slides"), default="paper",
+                   help="figure style: paper (default) or slides (16:9, large fonts, thick lines); "
+                        "slides figures go to figures-slides/ unless --figures says otherwise")
+    p.add_argument("--site", action="store_true",
+                   help="write the static site <out>/site/ (index, gallery, executed notebooks as "
+                        "HTML) from the last build's outputs; run nothing")
     p.add_argument("--colab", action="store_true",
                    help="write the repository's address (from `git remote get-url origin`) into every "
                         "notebook's setup cell, and 'Open in Colab' badges into the notebooks and "
@@ -174,8 +207,10 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     env_results, env_figures = os.environ.get("COURSE_RESULTS"), os.environ.get("COURSE_FIGURES")
     results = (args.results or (Path(env_results) if env_results else
                                 out / "results" if smoke else committed)).resolve()
-    figures = (args.figures or (Path(env_figures) if env_figures else
-                                out / "figures" if smoke else root / "figures")).resolve()
+    default_figures = out / "figures" if smoke else root / "figures"
+    if args.style != "paper":
+        default_figures = default_figures.with_name(f"{default_figures.name}-{args.style}")
+    figures = (args.figures or (Path(env_figures) if env_figures else default_figures)).resolve()
     if args.results_md:
         results_md = args.results_md.resolve()
     elif not smoke and results == committed:
@@ -192,6 +227,18 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     except BuildError as err:
         print(f"error: {err}", file=log)
         return 2
+    if args.site:
+        from course_utils.site import broken_links, build_site
+
+        index = build_site(chosen, executed=out / "notebooks", results=results, figures=figures,
+                           out=out / "site", mode=mode)
+        broken = broken_links(index) + broken_links(index.with_name("gallery.html"))
+        print(f"wrote the site: {show(index)} and {show(index.with_name('gallery.html'))}"
+              + (f"; BROKEN links: {', '.join(broken)}" if broken else ""), file=log)
+        return 1 if broken else 0
+    if args.figures_only:
+        return figures_only(chosen, results, figures, style=args.style, formats=args.formats,
+                            smoke=smoke, log=log)
     all_notebooks = sorted(dict.fromkeys(find_notebooks(notebooks_dir) + chosen), key=lambda p: p.name)
 
     print(f"course build: {mode} mode (from {why}), {len(chosen)} notebook(s), device {device}, "
@@ -215,6 +262,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
             env = kernel_env(smoke=smoke, notebook=path.stem, figures=staging.figures,
                              results=staging.results, device=args.device, formats=args.formats,
                              standin_log=staging.standin_log(path.stem))
+            env["COURSE_FIGURE_STYLE"] = args.style
             label = f"[{i}/{len(chosen)}] {path.stem:<{width}}"
             try:
                 outcome = run_one(path, label, out=out / "notebooks", env=env, progress=progress,

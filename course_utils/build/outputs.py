@@ -93,18 +93,16 @@ def promote(staging: Staging, *, figures: Path, results: Path, committed: bool,
     ``held_back/results`` and ``held_back/figures`` instead."""
     notes = []
     held: set[str] = set()
-    for path in sorted(staging.results.glob("*.json")):
-        if path.name.endswith(".runs.json"):
-            continue
-        reason = held_back_reason(json.loads(path.read_text()))
-        target = results
+    for path in sorted(staging.results.glob("*.json")):   # records and saved runs
+        notebook = path.name.split(".", 1)[0]
+        record = staging.record(notebook)
+        reason = held_back_reason(record) if record is not None else ""
         if committed and reason:
-            held.add(path.stem)
-            target = held_back / "results"
-            notes.append(f"{path.stem}: kept out of {results} and {figures}, in {held_back}, "
-                         f"because {reason}")
-        for file in [path, *sorted(staging.results.glob(f"{path.stem}.*.json"))]:
-            _replace(file, target / file.name)
+            if notebook not in held:
+                notes.append(f"{notebook}: kept out of {results} and {figures}, in {held_back}, "
+                             f"because {reason}")
+            held.add(notebook)
+        _replace(path, (held_back / "results" if notebook in held else results) / path.name)
     for folder in sorted(p for p in staging.figures.iterdir() if p.is_dir()):
         _replace(folder, (held_back / "figures" if folder.name in held else figures) / folder.name)
     shutil.rmtree(staging.root, ignore_errors=True)

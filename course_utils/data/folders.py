@@ -11,6 +11,7 @@ with transparency, and names the file it cannot read.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,3 +153,38 @@ def open_rgb(path: Path | str) -> Tensor:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise NotAnImageError(path, f"cannot be read as an image: {exc}", advice=FIX_IT) from None
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
+
+
+class UploadError(ValueError):
+    """An uploaded file that cannot be used as a photo; the message says why, for the student."""
+
+
+def read_upload(content: bytes, name: str = "the upload", *, max_bytes: int = 20_000_000,
+                max_pixels: int = 40_000_000) -> tuple[Tensor, str]:
+    """Decode an uploaded photo into uint8 RGB (3, H, W) and a note on what was converted
+    (grayscale, CMYK, transparency, 16-bit; "" when nothing was). Raises :class:`UploadError`
+    with a plain message for an empty, huge or unreadable file."""
+    if not content:
+        raise UploadError(f"{name} is empty.")
+    if len(content) > max_bytes:
+        raise UploadError(f"{name} is {len(content) / 1e6:.1f} MB; photos up to {max_bytes / 1e6:.0f} MB "
+                          f"are accepted. Shrink it first.")
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if image.width * image.height > max_pixels:
+                raise UploadError(f"{name} is {image.width}x{image.height} pixels; up to "
+                                  f"{max_pixels / 1e6:.0f} million pixels are accepted.")
+            mode, fmt = image.mode, image.format
+            image.load()
+            rgb = to_rgb(image)
+    except UploadError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UploadError(f"{name} is not an image this course can read ({type(exc).__name__}: {exc}). "
+                          f"Upload a JPEG, PNG, WebP, BMP, TIFF or GIF photo.") from None
+    conversions = {"L": "grayscale", "LA": "grayscale with transparency", "1": "black-and-white",
+                   "CMYK": "CMYK", "RGBA": "RGB with transparency (flattened onto white)",
+                   "P": "a palette", "PA": "a palette with transparency", "I;16": "16-bit grayscale",
+                   "I": "32-bit grayscale", "F": "floating-point grayscale", "YCbCr": "YCbCr"}
+    note = f"{fmt or 'image'} in {conversions[mode]}, converted to RGB" if mode in conversions else ""
+    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous(), note

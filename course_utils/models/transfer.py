@@ -263,3 +263,23 @@ def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int,
         return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+@torch.inference_mode()
+def classify_photo(model: nn.Module, image: Tensor, classes: list[str], *, mean, std,
+                   size: int = 224, resize: int = 256) -> list[tuple[str, float]]:
+    """(class, probability) for one uint8 photo (3, H, W), best first: resized to ``resize``,
+    centre-cropped to ``size`` and normalised as in testing, the model in eval mode."""
+    from course_utils.data.loader import uint8_affine
+    from course_utils.data.photos import test_transform
+
+    device = next(model.parameters()).device
+    x = test_transform(size, resize)(image).unsqueeze(0).to(device)
+    scale, shift = uint8_affine(mean, std, device)
+    x = torch.addcmul(shift, x.float(), scale)
+    was_training = model.training
+    model.eval()
+    probs = model(x).float().softmax(1)[0].cpu()
+    model.train(was_training)
+    order = probs.argsort(descending=True).tolist()
+    return [(classes[i], float(probs[i])) for i in order]

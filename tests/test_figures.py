@@ -1,0 +1,122 @@
+"""Saved runs: figures redrawn from kept data are the figures the run made, in any style."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from course_utils import build, figures, pictures, results
+from course_utils.figures import RunsError, decode, encode, figure, load_runs, redraw, runs_path
+
+HISTORY = {"epoch": [1, 2, 3], "test_acc": [0.5, 0.61, 0.7], "step_loss": [2.3, 1.9, 1.5, 1.2, 1.1, 1.0]}
+
+
+def every_kind():
+    """One figure of every kind, as a notebook would make them."""
+    g = torch.Generator().manual_seed(0)
+    figure("digits", "images", caption="digits", images=torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8, generator=g),
+           titles=[str(i) for i in range(6)], ncols=3)
+    figure("photos", "images", caption="photos, normalised floats, shrunk to thumbnails",
+           images=torch.randn(2, 3, 224, 224, generator=g), mean=(0.5,) * 3, std=(0.5,) * 3, ncols=2)
+    figure("curves", "curves", caption="curves", runs={"a": HISTORY, "b": HISTORY}, metric="test_acc")
+    figure("bars", "bars", caption="bars", values={"FC": {"x": 0.8, "y": 0.9}}, errors={"FC": {"x": float("nan"), "y": 0.01}})
+    figure("confusion", "confusion", caption="confusion", confusion=torch.tensor([[5, 1], [2, 7]]), classes=["a", "b"])
+    figure("lines", "lines", caption="lines", x=[0, 1, 2], lines={"lr": [0.1, 0.2, 0.05]}, mark_x=1.0)
+
+
+def pixels(path):
+    return np.asarray(Image.open(path))
+
+
+def test_encode_decode_round_trip():
+    data = {"h": HISTORY, "t": torch.tensor([[1.5, 2.0]]), "i": torch.zeros(2, 3, 4, 5, dtype=torch.uint8),
+            "n": np.float32(0.25), "s": ("a", None)}
+    back = decode(json.loads(json.dumps(encode(data))))
+    assert back["h"] == HISTORY and torch.equal(back["t"], data["t"]) and torch.equal(back["i"], data["i"])
+    assert back["n"] == 0.25 and back["s"] == ["a", None]
+    with pytest.raises(TypeError, match="plain data"):
+        encode({"model": torch.nn.Linear(2, 2)})
+
+
+def test_redrawn_figures_are_pixel_and_text_equal(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_FIGURE_FORMATS", "png,svg")
+    results.start_notebook("97_kinds")
+    every_kind()
+    made = pictures.figures_dir()
+    runs = runs_path()
+    kept = load_runs(runs)
+    assert sorted(kept["figures"]) == ["bars", "confusion", "curves", "digits", "lines", "photos"]
+    assert max(decode(kept["figures"]["photos"]["data"])["images"].shape[2:]) == figures.THUMBNAIL
+    files = redraw(runs, tmp_path / "again", formats=["png", "svg"])
+    assert len(files) == 12
+    for file in files:
+        original = made / file.name
+        if file.suffix == ".png":
+            assert np.array_equal(pixels(file), pixels(original)), file.name
+        else:
+            assert file.read_text() == original.read_text(), file.name
+
+
+def test_slides_style_makes_16_9_figures_with_larger_text(tmp_path):
+    results.start_notebook("96_slides")
+    every_kind()
+    paper = redraw(runs_path(), tmp_path / "paper")
+    slides = redraw(runs_path(), tmp_path / "slides", style="slides", formats=["png", "pdf"])
+    assert len(slides) == 12 and all(p.stat().st_size > 0 for p in slides)
+    for p in slides:
+        if p.suffix == ".png":
+            w, h = Image.open(p).size
+            assert abs(w / h - 16 / 9) < 0.2, p.name     # bbox "standard": the whole 16:9 page
+    with pictures.style("slides"):
+        fig = pictures.plot_curves({"a": HISTORY}, "test_acc")
+        assert tuple(fig.get_size_inches()) == pytest.approx((13.333, 7.5), abs=0.01)
+        assert fig.axes[0].xaxis.label.get_fontsize() == 22
+    assert pictures.current_style() == "paper"
+    with pytest.raises(ValueError, match="unknown style"):
+        with pictures.style("poster"):
+            pass
+
+
+def test_bad_saved_runs_are_named(tmp_path):
+    with pytest.raises(RunsError, match="no saved run at"):
+        load_runs(tmp_path / "none.runs.json")
+    bad = tmp_path / "old.runs.json"
+    bad.write_text(json.dumps({"format": figures.FORMAT, "version": 0}))
+    with pytest.raises(RunsError, match="version 0.*rebuild the notebook"):
+        load_runs(bad)
+
+
+NOTEBOOK = [
+    "from course_utils.results import start_notebook\nstart_notebook('01_kinds')",
+    "import sys\nsys.path.insert(0, %r)\nfrom test_figures import every_kind\nevery_kind()",
+]
+
+
+def test_build_figures_only_redraws_what_the_build_made(tmp_path):
+    from pathlib import Path
+    from tests.test_build import dirs, make_notebook
+    make_notebook(tmp_path / "nb" / "01_kinds.ipynb", [NOTEBOOK[0], NOTEBOOK[1] % str(Path(__file__).parent)])
+    make_notebook(tmp_path / "nb" / "02_never.ipynb", ["x = 1"])
+    log = io.StringIO()
+    assert build.main(["01", *dirs(tmp_path), "--formats", "png,svg"], stream=log) == 0, log.getvalue()
+    made = {p.name: p.read_bytes() for p in (tmp_path / "figures" / "01_kinds").iterdir()}
+    again = tmp_path / "again"
+    log = io.StringIO()
+    rc = build.main(["--figures-only", *dirs(tmp_path), "--figures", str(again), "--formats", "png,svg"],
+                    stream=log)
+    assert rc == 1   # 02_never has no saved run
+    assert "02_never: no figures redrawn: no saved run at" in log.getvalue()
+    assert "python -m course_utils.build 02_never" in log.getvalue()
+    for name, data in made.items():
+        redrawn = again / "01_kinds" / name
+        if name.endswith(".png"):
+            assert np.array_equal(pixels(redrawn), pixels(io.BytesIO(data))), name
+        else:
+            assert redrawn.read_bytes() == data, name
+    log = io.StringIO()
+    assert build.main(["01", "--figures-only", "--style", "slides", *dirs(tmp_path), "--figures",
+                       str(tmp_path / "slides")], stream=log) == 0
+    assert len(list((tmp_path / "slides" / "01_kinds").glob("*.png"))) == 6

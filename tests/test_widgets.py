@@ -1,0 +1,130 @@
+"""The functions behind the notebooks' widgets, and the widgets built headless."""
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from course_utils import pictures, results
+from course_utils.data.folders import UploadError, read_upload
+from course_utils.models.inspect import feature_maps, stages
+from course_utils.models.mnist import CNN
+from course_utils.permutation import block_permutation, permute_pixels
+from course_utils.schedules import decays, lr_curve
+
+
+# ------------------------------------------------------------------ block shuffles (02)
+@pytest.mark.parametrize("block", [1, 2, 4, 7, 14, 28])
+def test_block_permutation_keeps_pixels_in_their_block(block):
+    perm = block_permutation(28, block, seed=3)
+    assert sorted(perm.tolist()) == list(range(784))
+    rows, cols = torch.arange(784) // 28, torch.arange(784) % 28
+    src_rows, src_cols = perm // 28, perm % 28
+    assert torch.equal(rows // block, src_rows // block) and torch.equal(cols // block, src_cols // block)
+    if block == 1:
+        assert torch.equal(perm, torch.arange(784))
+    else:
+        assert (perm != torch.arange(784)).float().mean() > 0.5
+
+
+def test_block_permutation_refuses_sizes_that_do_not_tile():
+    with pytest.raises(ValueError, match="divisor of 28"):
+        block_permutation(28, 5)
+
+
+# ------------------------------------------------------------------ schedules (03)
+def test_steplr_per_epoch_or_per_batch():
+    per_epoch = lr_curve("step", epochs=30, steps_per_epoch=100, interval="epoch", lr=0.1)
+    per_batch = lr_curve("step", epochs=30, steps_per_epoch=100, interval="batch", lr=0.1)
+    assert len(per_epoch) == len(per_batch) == 3000
+    assert decays(per_epoch) == 2 and per_epoch[999] == pytest.approx(0.1) and per_epoch[1000] == pytest.approx(0.01)
+    assert decays(per_batch) > 100 and per_batch[100] < 1e-10       # the seed's StepLR stepped per batch
+
+
+def test_one_cycle_and_cosine_shapes():
+    one = lr_curve("one-cycle", epochs=10, steps_per_epoch=50, interval="batch", lr=0.4)
+    peak = int(np.argmax(one))
+    assert 0.2 * 500 < peak < 0.4 * 500 and max(one) == pytest.approx(0.4, rel=1e-3) and one[-1] < 1e-4
+    cos = lr_curve("cosine", epochs=10, steps_per_epoch=50, interval="batch", lr=0.4)
+    assert cos[0] == 0.4 and cos[250] == pytest.approx(0.2, rel=0.01) and cos[-1] < 1e-3
+    with pytest.raises(ValueError, match="unknown schedule"):
+        lr_curve("linear")
+
+
+# ------------------------------------------------------------------ feature maps (01)
+def test_feature_maps_of_each_stage():
+    torch.manual_seed(0)
+    cnn = CNN()
+    assert list(stages(cnn.features)) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]
+    digit = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
+    shapes = {s: tuple(feature_maps(cnn.features, digit, s, mean=0.13, std=0.31).maps.shape) for s in stages(cnn.features)}
+    assert shapes == {"conv 1": (6, 24, 24), "ReLU 1": (6, 24, 24), "pool 1": (6, 12, 12),
+                      "conv 2": (6, 8, 8), "ReLU 2": (6, 8, 8), "pool 2": (6, 4, 4)}
+    relu = feature_maps(cnn.features, digit, "ReLU 1", mean=0.13, std=0.31)
+    assert relu.maps.min() >= 0 and tuple(relu.filters.shape) == (6, 5, 5)
+    conv = feature_maps(cnn.features, digit, "conv 1", mean=0.13, std=0.31)
+    assert torch.equal(conv.maps.clamp(min=0), relu.maps)             # the ReLU of the conv's maps
+    with pytest.raises(ValueError, match="unknown stage 'conv 3'"):
+        feature_maps(cnn.features, digit, "conv 3")
+
+
+# ------------------------------------------------------------------ uploads (05)
+def encoded(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+RGB = Image.fromarray(np.full((30, 40, 3), 120, np.uint8))
+
+
+@pytest.mark.parametrize("content, note", [
+    (encoded(RGB, "JPEG"), ""),
+    (encoded(RGB.convert("L"), "PNG"), "PNG in grayscale, converted to RGB"),
+    (encoded(RGB.convert("CMYK"), "JPEG"), "JPEG in CMYK, converted to RGB"),
+    (encoded(RGB.convert("RGBA"), "PNG"), "PNG in RGB with transparency (flattened onto white), converted to RGB"),
+])
+def test_uploads_are_converted_with_a_note(content, note):
+    image, said = read_upload(content, "photo")
+    assert image.dtype == torch.uint8 and tuple(image.shape) == (3, 30, 40) and said == note
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "is empty"),
+    (b"%PDF-1.4 not a photo", "is not an image this course can read"),
+    (b"\xff" * 2_000_001, "is 2.0 MB; photos up to 1 MB"),
+    (encoded(RGB, "JPEG")[:200], "is not an image this course can read"),
+])
+def test_bad_uploads_get_a_message_not_a_traceback(content, message):
+    with pytest.raises(UploadError, match=message):
+        read_upload(content, "photo", max_bytes=1_000_000)
+
+
+def test_upload_verdict_and_the_widgets_build_headless(tmp_path, monkeypatch, capsys):
+    from course_utils import widgets
+    monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
+    results.start_notebook("95_widgets")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 2))
+    classes = ["hotdog", "not-hotdog"]
+    image, text = widgets.upload_verdict(encoded(RGB.convert("L"), "PNG"), "mine.png", model, classes,
+                                         mean=(0.5,) * 3, std=(0.5,) * 3)
+    assert image.shape[0] == 3 and text.startswith("mine.png: ") and "p = " in text and "grayscale" in text
+    none, why = widgets.upload_verdict(b"nope", "x.txt", model, classes, mean=(0.5,) * 3, std=(0.5,) * 3)
+    assert none is None and "not an image" in why
+    photos = [torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8) for _ in range(3)]
+    ui = widgets.is_it_a(model, photos, classes, mean=(0.5,) * 3, std=(0.5,) * 3, labels=[0, 1, 0])
+    assert len(ui.children) == 2
+    cnn = CNN()
+    digits = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
+    widgets.explore_feature_maps(cnn.features, digits, torch.arange(5), mean=0.13, std=0.31)
+    widgets.explore_block_shuffle(digits, {"FC": {1: 0.9, 7: 0.9, 28: 0.9}, "CNN": {1: 0.95, 7: 0.9, 28: 0.8}})
+    widgets.explore_schedules(epochs=3, steps_per_epoch=5)
+    widgets.layer_calculator()
+    assert "output: 64x55x55" in capsys.readouterr().out
+    saved = sorted(p.name for p in (tmp_path / "95_widgets").iterdir())
+    assert saved == ["block_shuffle_accuracy.png", "block_shuffle_digits.png", "feature_maps.png",
+                     "is_it_a.png", "lr_schedules.png"]
