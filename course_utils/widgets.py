@@ -27,21 +27,30 @@ from course_utils.pictures import plot_lines, show_feature_maps, show_images
 from course_utils.schedules import SCHEDULES, lr_curve
 
 
-def _redraw(out: w.Output, draw: Callable[[], object]) -> None:
-    with out:
-        out.clear_output(wait=True)
+def _redraw(out: w.Output, draw: Callable[[], object], live: bool = True) -> None:
+    """Fill ``out`` with what ``draw`` returns (a figure, or anything displayable). The first
+    fill, while the cell runs, sets the widget's outputs directly: capturing output into an
+    Output widget (``with out:``) during a headless run (nbclient: the build, the tests) can
+    leave the runner waiting for messages. Later fills, from a moved control, capture."""
+    if not live:
         shown = draw()
+        out.outputs = ()
+        out.append_display_data(shown)
         if isinstance(shown, plt.Figure):
-            display(shown)
             plt.close(shown)
-        elif shown is not None:
-            display(shown)
+        return
+    with out:
+        out.clear_output()
+        shown = draw()
+        display(shown)
+        if isinstance(shown, plt.Figure):
+            plt.close(shown)
 
 
 def _ui(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.VBox:
     for control in controls:
         control.observe(lambda change: _redraw(out, draw), names="value")
-    _redraw(out, draw)
+    _redraw(out, draw, live=False)
     return w.VBox([w.HBox(list(controls)), out])
 
 
@@ -84,14 +93,15 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
                      ylabel="test accuracy"))
     slider = w.SelectionSlider(options=sizes, value=block, description="block size")
 
-    def draw():
-        b = slider.value
-        digits = show_images(permute_pixels(images, block_permutation(images.shape[-1], b, seed)),
-                             ncols=len(images), size=0.9)
-        display(digits)
-        plt.close(digits)
-        return plot(b)
-    return _ui([slider], w.Output(), draw)
+    digits_out = w.Output()
+
+    def draw_digits():
+        return show_images(permute_pixels(images, block_permutation(images.shape[-1], slider.value, seed)),
+                           ncols=len(images), size=0.9)
+    ui = _ui([slider], w.Output(), lambda: plot(slider.value))
+    slider.observe(lambda change: _redraw(digits_out, draw_digits), names="value")
+    _redraw(digits_out, draw_digits, live=False)
+    return w.VBox([ui.children[0], digits_out, ui.children[1]])
 
 
 # ------------------------------------------------------------ 03: learning-rate schedules
@@ -147,7 +157,7 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
         return HTML(f'<pre class="course-calculator">{html.escape(text)}</pre>')
     for control in controls.values():
         control.observe(lambda change: _redraw(out, draw), names="value")
-    _redraw(out, draw)
+    _redraw(out, draw, live=False)
     items = list(controls.values())
     return w.VBox([items[0], w.HBox([w.VBox(items[1:5]), w.VBox(items[5:])]), out])
 
@@ -190,9 +200,10 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
         fig = show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0)
         return fig
 
-    def on_pick(change):
+    def on_pick(change, live=True):
         i = chooser.value
-        _redraw(out, lambda: show(photos[i], photo_verdict(model, photos[i], classes, mean=mean, std=std)))
+        _redraw(out, lambda: show(photos[i], photo_verdict(model, photos[i], classes, mean=mean, std=std)),
+                live=live)
 
     def on_upload(change):
         files = upload.value
@@ -203,7 +214,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
         _redraw(out, lambda: show(image, text))
     chooser.observe(on_pick, names="value")
     upload.observe(on_upload, names="value")
-    on_pick(None)
+    on_pick(None, live=False)
     return w.VBox([w.HBox([chooser, upload]), out])
 
 

@@ -299,3 +299,25 @@ def test_ctrl_c_stops_the_build_quietly(tmp_path):
     assert proc.returncode == 130, out
     assert "interrupted" in out and "Traceback" not in out and "zmq" not in out.lower()
     assert not (tmp_path / "results" / "01_slow.json").exists()
+
+
+WIDGETS = [
+    "from course_utils.results import start_notebook\nstart_notebook('01_widgets')",
+    "from course_utils.widgets import explore_schedules, layer_calculator\n"
+    "explore_schedules(epochs=2, steps_per_epoch=3)",
+    "layer_calculator()",
+    "print('after the widgets')",
+]
+
+
+def test_widget_cells_run_headless_without_blocking(tmp_path):
+    """A headless run executes widget cells, which must not wait for a browser (nor for the
+    output-widget messages that nbclient mishandles after clear_output(wait=True))."""
+    make_notebook(tmp_path / "nb" / "01_widgets.ipynb", WIDGETS)
+    log = io.StringIO()
+    assert build.main([*dirs(tmp_path), "--timeout", "60"], stream=log) == 0, log.getvalue()
+    executed = nbformat.read(tmp_path / "build" / "notebooks" / "01_widgets.ipynb", as_version=4)
+    kinds = [o.get("data", {}).keys() for c in executed.cells[1:] for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)
+    assert "after the widgets" in json.dumps(executed.cells[-1].outputs)
+    assert (tmp_path / "figures" / "01_widgets" / "lr_schedules.png").exists()

