@@ -31,7 +31,7 @@ from course_utils.data.augment import random_crop_flip
 from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import VGG
 from course_utils.optim import make_sgd
-from course_utils.runtime import get_device, set_seed, synchronize
+from course_utils.runtime import get_device, preferred_memory_format, set_seed, synchronize
 from course_utils.training import fit
 
 from seedway import cifar_datasets, train_epoch  # beside this script
@@ -59,10 +59,11 @@ def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device:
 def our_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device) -> float:
     train = load_cifar10(True, device=device, smoke=False)
     set_seed(seed)
-    model = VGG().to(device, memory_format=torch.channels_last)
+    layout = preferred_memory_format(device, amp=True)
+    model = VGG().to(device, memory_format=layout)
     optimizer = make_sgd(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
     loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip,
-                          channels_last=True, seed=seed)
+                          memory_format=layout, seed=seed)
     amp = True  # bfloat16 autocast where it pays: CUDA, CPUs with bfloat16 instructions
     fit(model, itertools.islice(loader, warmup), optimizer, 1, progress=False, amp=amp)
     history = fit(model, itertools.islice(loader, batches), optimizer, 1, progress=False, amp=amp)

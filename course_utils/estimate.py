@@ -84,8 +84,11 @@ def estimate_fit(
         start = time.perf_counter()
         try:
             x, y = next(batches)
-        except StopIteration:
-            break
+        except StopIteration:   # a short loader: go round again
+            batches = iter(loader)
+            x, y = next(batches, (None, None))
+            if x is None:
+                break
         x, y = x.to(device), y.to(device)
         with autocast_context(device, amp):
             loss = loss_fn(twin(x).float(), y)
@@ -96,7 +99,7 @@ def estimate_fit(
         if i >= warmup_steps:
             times.append(time.perf_counter() - start)
     if not times:
-        raise ValueError("estimate_fit() needs a loader with more batches than warmup_steps")
+        raise ValueError("estimate_fit() got an empty loader")
     step = sorted(times)[len(times) // 2]  # the median: robust to one slow step
     eval_pass = 0.0
     if test_loader is not None:

@@ -42,6 +42,7 @@ def make_run(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     optimizer: str = "sgd",
+    num_classes: int = 2,
     device: torch.device | str = "cpu",
     memory_format: torch.memory_format | None = None,
 ) -> tuple[TransferNet, torch.optim.Optimizer]:
@@ -53,7 +54,7 @@ def make_run(
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     if optimizer not in ("sgd", "adam"):
         raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
-    model = build(backbone, pretrained=strategy != "scratch")
+    model = build(backbone, pretrained=strategy != "scratch", num_classes=num_classes)
     if strategy == "frozen":
         model.freeze_body()
     elif strategy == "partial":
@@ -96,3 +97,67 @@ def rows_by_strategy(acc: dict[str, list[float]], n_test: int) -> Iterable[dict]
         std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
         yield {"strategy": strategy, "mean": mean, "std": std, "min": min(values), "max": max(values),
                "spread in photos": round((max(values) - min(values)) * n_test)}
+
+
+def scratch_run(train, test, backbone: str = OFFLINE_BACKBONE, *, mean, std, device, seed: int = 0,
+                batch_size: int = 32, optimizer: str = "adam", lr: float = 3e-4, epochs: int = 24,
+                image_size: int = 112, crop_scale: float = 0.5, bn_momentum: float = 0.1,
+                weight_decay: float = 0.0, zero_head: bool = True, num_classes: int = 2):
+    """The from-scratch run's model, optimizer and loaders: the backbone with random weights,
+    batch norm whose running averages follow at ``bn_momentum`` (EfficientNet's own 0.01 is too
+    slow for a few dozen steps), trained at ``image_size`` pixels on random crops of at least
+    ``crop_scale`` of each photo, tested on the centre crop; with ``zero_head`` the head starts
+    at zero, so the first loss is exactly ln(classes) (random features times a random head
+    start it higher). Returns ``(model, optimizer, train_loader, test_loader)``."""
+    from torchvision.transforms import v2
+
+    from course_utils.data.photos import AugmentedLoader, make_loaders
+
+    model = build(backbone, pretrained=False, num_classes=num_classes)
+    model.image_size = image_size
+    if zero_head:
+        for layer in model.head.modules():
+            if isinstance(layer, torch.nn.Linear):
+                torch.nn.init.zeros_(layer.weight)
+    for layer in model.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.momentum = bn_momentum
+    model = model.to(device, memory_format=preferred_memory_format(device))
+    groups = param_groups(model, lr, 1.0)
+    opt = (make_adam(groups, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
+           else make_sgd(groups, lr=lr, momentum=0.9, weight_decay=weight_decay))
+    train_loader, test_loader = make_loaders(train, test, batch_size, mean=mean, std=std, test_batch_size=64,
+                                             device=device, seed=seed, size=image_size,
+                                             resize=round(image_size * 256 / 224))
+    train_loader = AugmentedLoader(train, batch_size, mean=mean, std=std, seed=seed, device=device,
+                                   transform=v2.Compose([v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0),
+                                                                              antialias=True),
+                                                         v2.RandomHorizontalFlip()]))
+    return model, opt, train_loader, test_loader
+
+
+def estimate_strategies(strategies, train_loader, epochs: int, seeds: int, *, backbone: str, lr: dict,
+                        scratch: dict | None = None, train=None, test=None, mean=None, std=None,
+                        num_classes: int = 2, device="cpu"):
+    """One measured forecast for training every strategy once per seed (and the scratch run),
+    from a few steps of each (see :func:`course_utils.estimate.estimate_fit`)."""
+    from course_utils.estimate import Estimate, estimate_fit
+
+    total = Estimate("all the strategies' runs", 0.0, 0.0, 0, 0.0, 0, str(device), "EPOCHS or SEEDS")
+    for strategy in strategies:
+        model, opt = make_run(strategy, backbone, lr=lr[strategy], num_classes=num_classes, device=device)
+        est = estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=2)
+        total.seconds += est.seconds * seeds
+        total.steps += est.steps * seeds
+        total.measured_steps += est.measured_steps
+    if scratch is not None:
+        settings = dict(scratch)
+        scratch_epochs = settings.pop("epochs")
+        model, opt, loader, _ = scratch_run(train, test, backbone, mean=mean, std=std, device=device,
+                                            num_classes=num_classes, **settings)
+        est = estimate_fit(model, loader, opt, scratch_epochs, measure_steps=2)
+        total.seconds += est.seconds * seeds
+        total.steps += est.steps * seeds
+        total.measured_steps += est.measured_steps
+    total.step_seconds = total.seconds / max(total.steps, 1)
+    return total

@@ -26,7 +26,11 @@ def format_value(value: object) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
+        if value != 0 and abs(value) < 1e-3:   # 3.6e-07 stays 3.6e-07, not 0.0000
+            return f"{value:.2g}"
         return f"{value:,.4f}"
+    if isinstance(value, list):
+        return ", ".join(format_value(v) for v in value)
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 

@@ -137,13 +137,28 @@ def per_class_accuracy(confusion: Tensor) -> Tensor:
     return confusion.diag().float() / confusion.sum(1).clamp(min=1)
 
 
-def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
+def ema_model(model: nn.Module, decay: float = 0.99, warmup: bool = True) -> AveragedModel:
     """An exponential moving average of ``model``'s weights and batch-norm statistics
     (torch's :class:`~torch.optim.swa_utils.AveragedModel`): after each step,
-    ``average = decay * average + (1 - decay) * weights``. Pass it to :func:`fit` as ``ema``."""
+    ``average = d * average + (1 - d) * weights``. With ``warmup`` the decay grows as
+    ``d = min(decay, (1 + n) / (10 + n))`` after ``n`` updates, so that a short run's average is
+    not dominated by the random initial weights. Pass it to :func:`fit` as ``ema``."""
     if not 0.0 < decay < 1.0:
         raise ValueError(f"decay must be between 0 and 1, got {decay}")
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+    if not warmup:
+        return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+    @torch.no_grad()
+    def average(averaged: list[Tensor], current: list[Tensor], n: Tensor | int) -> None:
+        n = int(n)
+        d = min(decay, (1 + n) / (10 + n))
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
+        for a, c in zip(averaged, current):
+            if not a.is_floating_point():
+                a.copy_(c)
+    return AveragedModel(model, multi_avg_fn=average, use_buffers=True)
 
 
 def resolve_interval(scheduler: lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau,

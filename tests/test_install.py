@@ -83,7 +83,7 @@ def test_pip_install_without_e_runs_notebook_01_outside_the_checkout(installed, 
     record = json.loads((course_home / "build" / "smoke" / "results" / "01_mnist_fc_vs_cnn.json").read_text())
     assert record["mode"] == "smoke" and record["standin"] is (raw is None)
     figures = sorted(p.name for p in (course_home / "build" / "smoke" / "figures" / "01_mnist_fc_vs_cnn").iterdir())
-    assert figures == ["training_digits.png", "training_loss.png"]
+    assert figures == ["feature_maps.png", "training_digits.png", "training_loss.png"]
     site = Path(where[0]).parent.parent
     assert not any((site / name).exists() for name in ("data", "results", "figures", "build"))
     assert sorted(p.name for p in work.iterdir()) == ["01_mnist_fc_vs_cnn.ipynb"]   # nothing else

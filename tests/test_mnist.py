@@ -180,3 +180,15 @@ def test_read_idx_rejects_wrong_headers(tmp_path):
         read_idx(path)
     path.write_bytes(b"\x00\x00\x08\x01" + (3).to_bytes(4, "big") + b"\x01\x02\x03")
     assert read_idx(path).tolist() == [1, 2, 3]
+
+
+def test_standin_splits_share_their_classes(tmp_path):
+    """A model that learns the stand-in training split must do as well on its test split."""
+    from course_utils.data.standin import make_standin
+    a = make_standin("X", 200, (1, 8, 8), list("abcd"), (0.5,), (0.25,), seed=0)
+    b = make_standin("X", 200, (1, 8, 8), list("abcd"), (0.5,), (0.25,), seed=1)
+    mean_a = torch.stack([a.images[a.labels == k].float().mean(0) for k in range(4)])
+    mean_b = torch.stack([b.images[b.labels == k].float().mean(0) for k in range(4)])
+    assert (mean_a - mean_b).abs().mean() < 15           # the same class templates...
+    assert (mean_a[0] - mean_a[1]).abs().mean() > 30     # ...which differ between classes
+    assert not torch.equal(a.images, b.images)           # other noise

@@ -8,17 +8,18 @@ from torch import Tensor
 
 
 def random_crop_flip(x: Tensor, generator: torch.Generator | None = None, *, padding: int = 4,
-                     flip: bool = True) -> Tensor:
-    """Random crop with ``padding`` zero pixels on each side, and a random horizontal flip.
+                     flip: bool = True, padding_mode: str = "constant") -> Tensor:
+    """Random crop with ``padding`` pixels on each side, and a random horizontal flip.
 
-    The same as torchvision's ``RandomCrop(size, padding)`` + ``RandomHorizontalFlip()`` per
-    image, done for the whole (N, C, H, W) batch by one gather. Applied after normalisation,
-    zero padding is the data set's mean colour. ``generator`` must live on ``x``'s device.
+    The same as torchvision's ``RandomCrop(size, padding, padding_mode=...)`` +
+    ``RandomHorizontalFlip()`` per image, done for the whole (N, C, H, W) batch by one gather.
+    ``padding_mode="constant"`` pads with zeros (after normalisation: the data set's mean
+    colour), ``"reflect"`` mirrors the border. ``generator`` must live on ``x``'s device.
     """
     n, c, h, w = x.shape
     dev = x.device
     p = padding
-    padded = torch.nn.functional.pad(x, (p, p, p, p)) if p else x
+    padded = torch.nn.functional.pad(x, (p, p, p, p), mode=padding_mode) if p else x
     dy = torch.randint(0, 2 * p + 1, (n, 1), device=dev, generator=generator)
     dx = torch.randint(0, 2 * p + 1, (n, 1), device=dev, generator=generator)
     rows = dy + torch.arange(h, device=dev)                     # (n, h)
@@ -35,3 +36,9 @@ def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left-right with probability 1/2."""
     mirror = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator) < 0.5
     return torch.where(mirror, x.flip(3), x)
+
+
+def random_translate_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Shift by up to 2 pixels (reflect-padded) and mirror half the images: the light
+    augmentation that suits short training runs (airbench's)."""
+    return random_crop_flip(x, generator, padding=2, padding_mode="reflect")

@@ -61,7 +61,7 @@ def ensure_hotdog(root: Path | str | None = None, *, download_ok: bool = True,
     else:
         try:
             download(URL, archive, sha1=SHA1, timeout=timeout, dataset=DATASET)
-        except DataMissingError as exc:
+        except DataMissingError:
             raise _missing(folder, root, "is not in the data root and could not be downloaded "
                                          "(no internet?)") from None
     extract_zip(archive, target)

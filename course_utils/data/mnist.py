@@ -126,7 +126,7 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
     try:  # torchvision prints each mirror it tries; keep that out of a student's notebook
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             spec.tv_class(str(root), train=True, download=True)
-    except (RuntimeError, OSError, EOFError) as exc:
+    except (RuntimeError, OSError, EOFError):
         raise DataMissingError(spec.name, raw, files, hint=hint) from None
     for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
         if not check_integrity(str(raw / name), md5):

@@ -1,0 +1,180 @@
+"""The training recipe of notebook 03's reshaped VGG, with every ingredient a switch, so that
+its share can be measured by taking it out (:func:`ablation`).
+
+The recipe (after airbench, in plain PyTorch terms): SGD with Nesterov momentum 0.85 at
+batch 512; the learning rate rises from a fifth of its peak to the peak over the first 20% of
+the steps and falls linearly to zero (``OneCycleLR``); the batch-norm shifts learn 64 times
+faster than the weights; weight decay on everything; label smoothing 0.2; each batch shifted
+by up to 2 pixels and mirrored; an exponential moving average of the weights; and at test
+time the outputs for each image, its mirror image and two shifted copies averaged.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from course_utils.data.augment import random_translate_flip
+from course_utils.data.loader import ImageData
+from course_utils.estimate import Estimate, estimate_fit
+from course_utils.models.cifar import FastVGG, init_whitening
+from course_utils.optim import make_sgd
+from course_utils.runtime import preferred_memory_format, set_seed
+from course_utils.training import History, ema_model, evaluate, fit
+
+#: The ingredients :func:`ablation` can take out, and what "out" means.
+INGREDIENTS = {
+    "augmentation": "no shifts, no mirror images",
+    "batch norm": "no batch norm (the convs get biases)",
+    "schedule": "a constant learning rate at the peak, no warm-up and no decay",
+    "label smoothing": "hard targets",
+    "whitening": "a trainable, randomly initialised first layer instead of the frozen whitening",
+    "weight averaging": "the trained weights instead of their moving average",
+    "test-time augmentation": "each test image once, not averaged over 6 views",
+}
+
+
+@dataclass(frozen=True)
+class FastRecipe:
+    """How :func:`train_fast` trains a :class:`~course_utils.models.cifar.FastVGG`."""
+
+    epochs: int = 10
+    batch_size: int = 512
+    lr: float = 0.75                  #: peak learning rate at batch 512 (scaled with the batch)
+    momentum: float = 0.85
+    weight_decay: float = 1.33e-3     #: PyTorch's coupled weight decay (per step: lr x this)
+    bias_lr_factor: float = 64.0      #: batch-norm shifts learn this much faster
+    label_smoothing: float = 0.2
+    augment: bool = True
+    batchnorm: bool = True
+    schedule: bool = True
+    whitening: bool = True
+    ema_decay: float | None = 0.98    #: None: no weight averaging
+    tta: str | None = "flip-translate"
+    widths: tuple[int, ...] = (64, 256, 256)
+
+    def without(self, ingredient: str) -> "FastRecipe":
+        """This recipe with one :data:`INGREDIENTS` entry taken out."""
+        changes = {"augmentation": {"augment": False}, "batch norm": {"batchnorm": False},
+                   "schedule": {"schedule": False}, "label smoothing": {"label_smoothing": 0.0},
+                   "whitening": {"whitening": False}, "weight averaging": {"ema_decay": None},
+                   "test-time augmentation": {"tta": None}}
+        if ingredient not in changes:
+            raise ValueError(f"unknown ingredient {ingredient!r}; choose one of {', '.join(INGREDIENTS)}")
+        return replace(self, **changes[ingredient])
+
+
+@dataclass
+class FastRun:
+    """One trained net: ``model`` (the weights used for testing: their moving average, when
+    the recipe keeps one), ``raw_model`` (the trained weights), the history, and the test
+    accuracy without and with test-time augmentation."""
+
+    model: nn.Module
+    raw_model: nn.Module
+    history: History
+    acc: float
+    acc_tta: float
+    train_seconds: float
+    recipe: FastRecipe = field(default_factory=FastRecipe)
+
+    def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
+        """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""
+        model = self.raw_model if raw else self.model
+        device = next(model.parameters()).device
+        loader = test.loader(1000, memory_format=preferred_memory_format(device, amp=True))
+        return evaluate(model, loader, amp=True, tta=tta)["acc"]
+
+
+def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
+    shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
+    factor = recipe.bias_lr_factor
+    groups = [{"params": rest, "lr": lr, "weight_decay": recipe.weight_decay, "name": "weights"}]
+    if shifts:
+        groups.append({"params": shifts, "lr": lr * factor, "weight_decay": recipe.weight_decay / factor,
+                       "name": "norm shifts"})
+    return groups
+
+
+def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int) -> nn.Module:
+    """The net of ``recipe``, its whitening layer set from 5,000 training images."""
+    set_seed(seed)
+    model = FastVGG(recipe.widths, batchnorm=recipe.batchnorm)
+    if recipe.whitening:
+        sample, _ = next(iter(train.loader(5000, memory_format=torch.contiguous_format)))
+        init_whitening(model, sample.cpu())
+    return model.to(device, memory_format=preferred_memory_format(device, amp=True))
+
+
+def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int):
+    model = build_fast(train, recipe, device, seed)
+    loader = train.loader(recipe.batch_size, shuffle=True, drop_last=True, seed=seed,
+                          memory_format=preferred_memory_format(device, amp=True),
+                          augment=random_translate_flip if recipe.augment else None)
+    lr = recipe.lr * recipe.batch_size / 512
+    optimizer = make_sgd(_groups(model, recipe, lr), lr=lr, momentum=recipe.momentum, nesterov=True)
+    return model, loader, optimizer
+
+
+def estimate_fast(train: ImageData, recipe: FastRecipe = FastRecipe(), *, device, seed: int = 0,
+                  runs: int = 1, name: str = "FastVGG", shorten: str = "") -> Estimate:
+    """How long ``runs`` trainings with ``recipe`` take on ``device``, measured from a few
+    steps of a throwaway net (see :func:`course_utils.estimate.estimate_fit`)."""
+    model, loader, optimizer = _setup(train, recipe, torch.device(device), seed)
+    est = estimate_fit(model, loader, optimizer, recipe.epochs, amp=True, name=name, shorten=shorten)
+    est.seconds, est.steps = est.seconds * runs, est.steps * runs
+    return est
+
+
+def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecipe(), *,
+               device: torch.device | str, seed: int = 0, monitor: ImageData | None = None,
+               progress: bool = True, desc: str = "FastVGG", plain: bool = True) -> FastRun:
+    """Train a :class:`FastVGG` with ``recipe`` on ``train``; test on ``test`` at the end.
+    ``monitor`` (a test subset, say) is evaluated after every epoch for the curves. With
+    ``plain=False`` only the recipe's own test (with its test-time augmentation) is run."""
+    device = torch.device(device)
+    layout = preferred_memory_format(device, amp=True)
+    model, loader, optimizer = _setup(train, recipe, device, seed)
+    scheduler = None
+    if recipe.schedule:
+        scheduler = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=recipe.epochs * len(loader),
+            pct_start=0.2, anneal_strategy="linear", div_factor=5.0, final_div_factor=1e4,
+            three_phase=False, cycle_momentum=False)
+    ema = ema_model(model, recipe.ema_decay) if recipe.ema_decay else None
+    monitor_loader = monitor.loader(1000, memory_format=layout) if monitor is not None else None
+    start = time.perf_counter()
+    history = fit(model, loader, optimizer, recipe.epochs, test_loader=monitor_loader, scheduler=scheduler,
+                  scheduler_interval="batch", ema=ema, amp=True, progress=progress, desc=desc,
+                  loss_fn=partial(F.cross_entropy, label_smoothing=recipe.label_smoothing))
+    seconds = time.perf_counter() - start
+    final = ema.module if ema is not None else model
+    run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]) or seconds, recipe)
+    run.acc_tta = run.accuracy(test, tta=recipe.tta)
+    run.acc = run.accuracy(test) if recipe.tta and plain else run.acc_tta
+    return run
+
+
+def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients, *, device,
+             seed: int = 0, progress: bool = False) -> tuple[dict[str, float], dict[str, float]]:
+    """(test accuracy, training seconds) of the full ``recipe`` and of the recipe without each
+    of ``ingredients`` (accuracy with the recipe's test-time augmentation, where it has one).
+    Weight averaging and test-time augmentation are read off the full run: no extra training."""
+    full = train_fast(train, test, recipe, device=device, seed=seed, progress=progress, desc="full recipe")
+    acc, seconds = {"full recipe": full.acc_tta}, {"full recipe": full.train_seconds}
+    for ingredient in ingredients:
+        if ingredient == "test-time augmentation":
+            acc[ingredient], seconds[ingredient] = full.acc, 0.0
+        elif ingredient == "weight averaging":
+            acc[ingredient], seconds[ingredient] = full.accuracy(test, tta=recipe.tta, raw=True), 0.0
+        else:
+            run = train_fast(train, test, recipe.without(ingredient), device=device, seed=seed,
+                             progress=progress, desc=f"without {ingredient}", plain=False)
+            acc[ingredient], seconds[ingredient] = run.acc_tta, run.train_seconds
+    return acc, seconds
