@@ -13,7 +13,7 @@ import os
 import platform
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import torch
 
@@ -98,18 +98,25 @@ def load_results(directory: Path | str | None = None) -> dict[str, dict]:
             if not p.name.endswith(".runs.json")}
 
 
-def format_table(rows: list[dict], floatfmt: str = ".4f") -> str:
-    """A plain-text table of ``rows`` (dicts with the same keys), for printing in a notebook."""
+def format_table(rows: list[dict], floatfmt: str = ".4f", formats: Mapping[str, str] | None = None) -> str:
+    """A plain-text table of ``rows`` (dicts with the same keys), for printing in a notebook.
+
+    Floats print with ``floatfmt``, or with ``formats[column]`` for the columns it names
+    (e.g. ``{"seconds": ".1f"}``)."""
     if not rows:
         return ""
     cols = list(rows[0])
+    formats = dict(formats or {})
+    unknown = set(formats) - set(cols)
+    if unknown:
+        raise KeyError(f"formats names columns the table does not have: {sorted(unknown)}; columns: {cols}")
 
-    def fmt(v) -> str:
+    def fmt(v, col: str) -> str:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return str(v)
-        return f"{v:,}" if isinstance(v, int) else format(v, floatfmt)
+        return f"{v:,}" if isinstance(v, int) else format(v, formats.get(col, floatfmt))
 
-    cells = [[fmt(r.get(c, "")) for c in cols] for r in rows]
+    cells = [[fmt(r.get(c, ""), c) for c in cols] for r in rows]
     widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
     lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))

@@ -321,3 +321,53 @@ def test_widget_cells_run_headless_without_blocking(tmp_path):
     assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)
     assert "after the widgets" in json.dumps(executed.cells[-1].outputs)
     assert (tmp_path / "figures" / "01_widgets" / "lr_schedules.png").exists()
+
+
+def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
+    """--jobs 2: two kernels at once (their sleeps overlap), each line names its notebook, and
+    the summary and records come in the notebooks' order."""
+    for name in ("01_a", "02_b", "03_c"):
+        make_notebook(tmp_path / "nb" / f"{name}.ipynb", [
+            f"from course_utils.results import record, start_notebook\nstart_notebook('{name}', 'cpu')",
+            "import time\nstarted = time.time()\ntime.sleep(3)",
+            f"record(name='{name}', started=started)"])
+    log = io.StringIO()
+    rc = build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
+                     "--results-md", str(tmp_path / "R.md")], stream=log)
+    out = log.getvalue()
+    assert rc == 0, out
+    assert "3 notebook(s), 2 at a time" in out.splitlines()[0]
+    starts = {n: json.loads((tmp_path / "results" / f"{n}.json").read_text())["metrics"]["started"]
+              for n in ("01_a", "02_b", "03_c")}
+    assert abs(starts["01_a"] - starts["02_b"]) < 2.5       # ran side by side, not 3 s apart
+    summary = out[out.index("Summary"):]
+    assert summary.index("01_a") < summary.index("02_b") < summary.index("03_c")
+    assert re.search(r"^\[2/3\] 02_b +cell +2/3 ", out, re.M)
+
+
+def test_jobs_after_a_failure_start_no_more_notebooks(tmp_path):
+    make_notebook(tmp_path / "nb" / "01_bad.ipynb", BAD)
+    make_notebook(tmp_path / "nb" / "02_slow.ipynb", ["import time\ntime.sleep(2)"])
+    make_notebook(tmp_path / "nb" / "03_never.ipynb", ["print('x')"])
+    log = io.StringIO()
+    rc = build.main(["--smoke", *dirs(tmp_path), "--jobs", "2"], stream=log)
+    out = log.getvalue()
+    assert rc == 1 and "FAILED: 01_bad" in out
+    assert re.search(r"^  03_never +not run$", out, re.M)
+    assert "The build did not finish" in out
+
+
+@pytest.mark.parametrize("jobs, device, cores, expected", [
+    (None, "cpu", 16, 1), (None, "cuda", 16, 3), (None, "cuda:0", 2, 1), (None, "mps", 10, 1),
+    (4, "cpu", 2, 4), (8, "cuda", 16, 6)])
+def test_resolve_jobs(monkeypatch, jobs, device, cores, expected):
+    from course_utils.build.cli import resolve_jobs
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    assert resolve_jobs(jobs, device, 6) == expected
+
+
+def test_bad_jobs_is_refused(tmp_path):
+    make_notebook(tmp_path / "nb" / "01_tiny.ipynb", ["x = 1"])
+    log = io.StringIO()
+    assert build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "0"], stream=log) == 2
+    assert "--jobs must be 1 or more, not 0" in log.getvalue()

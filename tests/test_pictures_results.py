@@ -65,6 +65,11 @@ def test_format_table():
     lines = text.splitlines()
     assert lines[0].split() == ["model", "parameters", "acc"]
     assert lines[2].split() == ["FC", "6,442", "0.5000"]
+    rows = [{"run": "a", "seconds": 13.8, "acc": 0.85441}]
+    assert results.format_table(rows, formats={"seconds": ".1f"}).splitlines()[2].split() == ["a", "13.8", "0.8544"]
+    import pytest
+    with pytest.raises(KeyError, match="secs"):
+        results.format_table(rows, formats={"secs": ".1f"})
 
 
 def test_plot_confusion_writes_counts_and_checks_shape():

@@ -7,9 +7,11 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Callable, Sequence, TextIO
 
 from jupyter_client.kernelspec import NoSuchKernel
 
@@ -121,6 +123,49 @@ def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, sty
     return 1 if missing else 0
 
 
+def resolve_jobs(jobs: int | None, device: str, notebooks: int) -> int:
+    """How many notebooks run at once: ``jobs`` when given (at least 1), else 3 on a CUDA GPU
+    with 8 or more CPU cores (small models leave a big GPU mostly idle, so notebooks can share
+    it), else 1 (on a CPU, notebooks at once only compete for its cores)."""
+    if jobs is not None:
+        if jobs < 1:
+            raise BuildError(f"--jobs must be 1 or more, not {jobs}")
+        return min(jobs, max(notebooks, 1))
+    auto = 3 if device.startswith("cuda") and (os.cpu_count() or 1) >= 8 else 1
+    return min(auto, max(notebooks, 1))
+
+
+def run_notebooks(one: Callable[[int, Path], Outcome], chosen: Sequence[Path], *, jobs: int,
+                  keep_going: bool) -> list[Outcome]:
+    """Run ``one(i, path)`` for each notebook, ``jobs`` at a time, in order of starting; after a
+    failure none is started any more (unless ``keep_going``), after an interruption none.
+    Returns the outcomes of the notebooks that ran, in ``chosen``'s order."""
+    stop = threading.Event()
+
+    def guarded(i: int, path: Path) -> Outcome | None:
+        if stop.is_set():
+            return None
+        outcome = one(i, path)
+        if outcome.status == "interrupted" or (outcome.status != "ok" and not keep_going):
+            stop.set()
+        return outcome
+
+    if jobs == 1:
+        done = [guarded(i, path) for i, path in enumerate(chosen, 1) if not stop.is_set()]
+        return [o for o in done if o is not None]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(guarded, i, path) for i, path in enumerate(chosen, 1)]
+        try:
+            done = [f.result() for f in futures]
+        except KeyboardInterrupt:  # the kernels got the same Ctrl-C: their cells stop and fail
+            stop.set()
+            done = [f.result() for f in futures]
+            for o in done:
+                if o is not None and o.status == "FAILED" and "KeyboardInterrupt" in (o.failure.error or ""):
+                    o.status = "interrupted"
+    return [o for o in done if o is not None]
+
+
 def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m course_utils.build",
@@ -150,6 +195,9 @@ def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
     p.add_argument("--results-md", type=Path, help="where to write RESULTS.md (default: "
                    "RESULTS.md for a full run into results/, else <out>[/smoke]/RESULTS.md)")
     p.add_argument("--timeout", type=float, help="seconds one cell may run (default: no limit)")
+    p.add_argument("--jobs", type=int, help="notebooks run at once, each in its own kernel (default: "
+                   "3 on a CUDA GPU with 8 or more CPU cores, where one notebook leaves the GPU "
+                   "mostly idle; else 1). Run times then overlap")
     p.add_argument("--keep-going", action="store_true",
                    help="after a failed notebook, run the others (still exits 1, moves nothing)")
     p.add_argument("--list", action="store_true", help="print the notebooks and folders, run nothing")
@@ -241,7 +289,13 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
                             smoke=smoke, log=log)
     all_notebooks = sorted(dict.fromkeys(find_notebooks(notebooks_dir) + chosen), key=lambda p: p.name)
 
-    print(f"course build: {mode} mode (from {why}), {len(chosen)} notebook(s), device {device}, "
+    try:
+        jobs = resolve_jobs(args.jobs, device, len(chosen))
+    except BuildError as err:
+        print(f"error: {err}", file=log)
+        return 2
+    at_once = f", {jobs} at a time" if jobs > 1 else ""
+    print(f"course build: {mode} mode (from {why}), {len(chosen)} notebook(s){at_once}, device {device}, "
           f"{data_line}", file=log)
     print(f"  executed notebooks -> {show(out / 'notebooks')}\n"
           f"  figures            -> {show(figures)}/<notebook>/\n"
@@ -254,27 +308,20 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 0
 
     staging = Staging.fresh(out)
-    outcomes: list[Outcome] = []
     started = time.perf_counter()
     width = max(len(p.stem) for p in chosen)
     with Progress(log) as progress:
-        for i, path in enumerate(chosen, 1):
+        def one(i: int, path: Path) -> Outcome:
             env = kernel_env(smoke=smoke, notebook=path.stem, figures=staging.figures,
                              results=staging.results, device=args.device, formats=args.formats,
                              standin_log=staging.standin_log(path.stem))
             env["COURSE_FIGURE_STYLE"] = args.style
             label = f"[{i}/{len(chosen)}] {path.stem:<{width}}"
-            try:
-                outcome = run_one(path, label, out=out / "notebooks", env=env, progress=progress,
-                                  timeout=args.timeout)
-            except NoSuchKernel as err:
-                progress.say(f"error: {path.stem} asks for the Jupyter kernel {err.name!r}, which is "
-                             "not installed here (pip install ipykernel)")
-                return 1
+            outcome = run_one(path, label, out=out / "notebooks", env=env, progress=progress,
+                              timeout=args.timeout)
             outcome.figures = staging.figure_files(path.stem)
             outcome.recorded = staging.record(path.stem) is not None
             outcome.standins = staging.standins(path.stem)
-            outcomes.append(outcome)
             for s in outcome.standins:
                 progress.say(f"!!! {path.stem} used STAND-IN data: {s['dataset']} ({s['reason']}); "
                              f"its numbers say nothing about the real data set !!!")
@@ -285,11 +332,16 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
             elif outcome.failure is not None:
                 tb = "\n".join("    " + l for l in outcome.failure.traceback.splitlines()[-40:])
                 progress.say(f"{tb}\n{outcome.failure.message(outcome.executed)}")
-                if not args.keep_going:
-                    break
             else:
                 progress.say(f"{label} interrupted; its partial run is in {show(outcome.executed)}")
-                break
+            return outcome
+
+        try:
+            outcomes = run_notebooks(one, chosen, jobs=jobs, keep_going=args.keep_going)
+        except NoSuchKernel as err:
+            progress.say(f"error: a notebook asks for the Jupyter kernel {err.name!r}, which is "
+                         "not installed here (pip install ipykernel)")
+            return 1
 
     finished = len(outcomes) == len(chosen) and all(o.status == "ok" for o in outcomes)
     total = time.perf_counter() - started
@@ -299,8 +351,10 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         print(f"  {o.name:<{width}}  {o.status:<11} {format_seconds(o.seconds):>10}  "
               f"{len(o.figures)} figure file(s), "
               f"{'results recorded' if o.recorded else 'no results recorded'}{standin}", file=log)
-    for path in chosen[len(outcomes):]:
-        print(f"  {path.stem:<{width}}  not run", file=log)
+    ran = {o.name for o in outcomes}
+    for path in chosen:
+        if path.stem not in ran:
+            print(f"  {path.stem:<{width}}  not run", file=log)
     print(f"executed notebooks: {show(out / 'notebooks')}", file=log)
     if finished:
         notes = promote(staging, figures=figures, results=results, committed=results == committed,

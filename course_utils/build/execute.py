@@ -87,13 +87,32 @@ def first_line(source: str, width: int = 100) -> str:
     return line if len(line) <= width else line[: width - 3] + "..."
 
 
+class Track:
+    """One notebook's progress: its label, when it started, which cell runs since when."""
+
+    def __init__(self, progress: "Progress", label: str) -> None:
+        self.progress, self.label = progress, label
+        self.start, self.cell, self.cell_start = time.perf_counter(), "", None
+
+    def cell_started(self, k: int, n: int, line: str) -> None:
+        now = time.perf_counter()
+        self.cell, self.cell_start = f"cell {k:>2}/{n}", now
+        self.progress.say(f"{self.label} {self.cell}  {format_seconds(now - self.start):>9}  {line}")
+
+    def done(self) -> None:
+        self.cell_start = None
+
+
 class Progress:
-    """Progress lines on ``stream``: one per code cell, plus a heartbeat during long cells."""
+    """Progress lines on ``stream``: one per code cell, plus a heartbeat during long cells.
+
+    Each notebook gets a :class:`Track` (:meth:`notebook`); several may run at once
+    (``--jobs``), and every line names its notebook."""
 
     def __init__(self, stream: TextIO, heartbeat: float = HEARTBEAT) -> None:
         self.stream, self.heartbeat = stream, heartbeat
-        self.label, self.cell, self.start, self.cell_start = "", "", 0.0, None
         self.last = 0.0
+        self.tracks: list[Track] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, daemon=True)
@@ -111,24 +130,29 @@ class Progress:
             print(text, file=self.stream, flush=True)
             self.last = time.perf_counter()
 
-    def notebook(self, label: str) -> None:
-        self.label, self.start, self.cell_start = label, time.perf_counter(), None
+    def notebook(self, label: str) -> Track:
+        track = Track(self, label)
+        with self._lock:
+            self.tracks.append(track)
         self.say(f"{label} starting a kernel")
+        return track
 
-    def cell_started(self, k: int, n: int, line: str) -> None:
-        now = time.perf_counter()
-        self.cell, self.cell_start = f"cell {k:>2}/{n}", now
-        self.say(f"{self.label} {self.cell}  {format_seconds(now - self.start):>9}  {line}")
-
-    def done(self) -> None:
-        self.cell_start = None
+    def finished(self, track: Track) -> None:
+        with self._lock:
+            if track in self.tracks:
+                self.tracks.remove(track)
 
     def _beat(self) -> None:
         while not self._stop.wait(1.0):
-            now, began = time.perf_counter(), self.cell_start
-            if began is not None and now - began >= self.heartbeat and now - self.last >= self.heartbeat:
-                self.say(f"{self.label} {self.cell}  {format_seconds(now - self.start):>9}  "
-                         f"(still running: {format_seconds(now - began)} in this cell)")
+            now = time.perf_counter()
+            with self._lock:
+                tracks = list(self.tracks)
+            quiet = now - self.last >= self.heartbeat
+            for t in tracks:
+                began = t.cell_start
+                if began is not None and now - began >= self.heartbeat and quiet:
+                    self.say(f"{t.label} {t.cell}  {format_seconds(now - t.start):>9}  "
+                             f"(still running: {format_seconds(now - began)} in this cell)")
 
 
 def _error_text(cell) -> tuple[str, str]:
@@ -147,11 +171,13 @@ class _Quiet(logging.Filter):
         return False
 
 
-def execute_notebook(nb, path: Path, env: dict[str, str], progress: Progress,
+def execute_notebook(nb, path: Path, env: dict[str, str], progress: Progress | Track,
                      timeout: float | None = None) -> None:
     """Run ``nb`` (read from ``path``) in place, in a local kernel (IPC transport) started in
-    ``path``'s folder. Raises :class:`CellFailure` for the first cell that fails, and
-    ``KeyboardInterrupt`` (after stopping the kernel quietly) on Ctrl-C."""
+    ``path``'s folder, saying each cell on ``progress`` (a notebook's :class:`Track`, or a
+    :class:`Progress` to open one). Raises :class:`CellFailure` for the first cell that fails,
+    and ``KeyboardInterrupt`` (after stopping the kernel quietly) on Ctrl-C."""
+    track = progress.notebook(path.stem) if isinstance(progress, Progress) else progress
     kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
     sockets = Path(tempfile.mkdtemp(prefix="course-kernel-"))
     km = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=str(sockets / "kernel"))
@@ -162,7 +188,7 @@ def execute_notebook(nb, path: Path, env: dict[str, str], progress: Progress,
     try:
         with client.setup_kernel(env=env):
             for k, (index, cell) in enumerate(code, 1):
-                progress.cell_started(k, len(code), first_line(cell.source))
+                track.cell_started(k, len(code), first_line(cell.source))
                 try:
                     client.execute_cell(cell, index, execution_count=k)
                 except (CellExecutionError, CellTimeoutError, DeadKernelError) as err:
@@ -174,7 +200,7 @@ def execute_notebook(nb, path: Path, env: dict[str, str], progress: Progress,
                     raise CellFailure(path.stem, k, len(code), index, first_line(cell.source),
                                       error, tb) from err
                 finally:
-                    progress.done()
+                    track.done()
             client.set_widgets_metadata()
     except KeyboardInterrupt:
         _stop_quietly(km)
@@ -221,14 +247,15 @@ def run_one(path: Path, label: str, *, out: Path, env: dict[str, str], progress:
     executed = out / path.name
     start = time.perf_counter()
     outcome = Outcome(path.stem, "ok", 0.0, executed)
-    progress.notebook(label)
+    track = progress.notebook(label)
     try:
-        execute_notebook(nb, path, env, progress, timeout)
+        execute_notebook(nb, path, env, track, timeout)
     except CellFailure as failure:
         outcome.status, outcome.failure = "FAILED", failure
     except KeyboardInterrupt:
         outcome.status = "interrupted"
     finally:
+        progress.finished(track)
         outcome.seconds = time.perf_counter() - start
         out.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, executed)
