@@ -20,11 +20,20 @@ from pathlib import Path
 
 os.environ.setdefault("COURSE_SMOKE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")   # set in pytest-xdist's worker processes
+if _WORKER:
+    # Workers (-n 2) share the cores: one thread each, for them and the kernels they start
+    # (two processes each spinning two threads on two cores run several times slower).
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
 
 ROOT = Path(__file__).resolve().parent
 NOTEBOOK_NAME = re.compile(r"^\d+_[A-Za-z0-9_-]+\.ipynb$")
-_STANDIN_LOG = Path(tempfile.mkdtemp(prefix="course-standin-")) / "standin.jsonl"
-os.environ["COURSE_STANDIN_LOG"] = str(_STANDIN_LOG)
+if _WORKER and os.environ.get("COURSE_STANDIN_LOG"):
+    _STANDIN_LOG = Path(os.environ["COURSE_STANDIN_LOG"])   # the controller's: it reports
+else:
+    _STANDIN_LOG = Path(tempfile.mkdtemp(prefix="course-standin-")) / "standin.jsonl"
+    os.environ["COURSE_STANDIN_LOG"] = str(_STANDIN_LOG)
 _before: set[str] = set()
 
 
@@ -51,6 +60,8 @@ def pytest_ignore_collect(collection_path, config):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if _WORKER:  # the controller checks once every worker has finished
+        return
     left = sorted(_untracked_and_changed() - _before)
     session.config._course_left_behind = left
     if left and session.exitstatus == 0:

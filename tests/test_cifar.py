@@ -149,7 +149,15 @@ def test_partial_export_is_an_error_in_both_modes_never_a_mix(tmp_path, smoke, c
     with pytest.raises(DataMissingError, match=r"1 class folder\(s\) are missing") as info:
         load_cifar10(True, root=tmp_path, smoke=smoke, download=False)
     assert info.value.files == ["horse/"]
-    assert "STAND-IN" not in capsys.readouterr().err
+    test = load_cifar10(False, root=tmp_path, smoke=smoke, download=False)   # complete: real, not a stand-in
+    assert "STAND-IN" not in capsys.readouterr().err and not test.standin
+
+
+def test_read_only_data_root_without_cifar_says_missing_not_errno(tmp_path, read_only):
+    (tmp_path / "root").mkdir()
+    root = read_only(tmp_path / "root")
+    with pytest.raises(DataMissingError, match="read-only"):   # not OSError: [Errno 30]
+        load_cifar10(True, root=root, smoke=False, download=True)
 
 
 def test_empty_class_folder_is_refused_by_name(tmp_path):

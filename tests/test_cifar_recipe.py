@@ -5,7 +5,6 @@ import torch
 
 from course_utils.arithmetic import layer_table
 from course_utils.cifar_recipe import INGREDIENTS, FastRecipe, ablation, estimate_fast, train_fast
-from course_utils.data.loader import ImageData
 from course_utils.data.standin import make_standin
 from course_utils.models.cifar import VGG, FastVGG, init_whitening
 

@@ -64,6 +64,7 @@ def test_slides_style_makes_16_9_figures_with_larger_text(tmp_path):
     results.start_notebook("96_slides")
     every_kind()
     paper = redraw(runs_path(), tmp_path / "paper")
+    assert paper and all(p.stat().st_size > 0 for p in paper)
     slides = redraw(runs_path(), tmp_path / "slides", style="slides", formats=["png", "pdf"])
     assert len(slides) == 12 and all(p.stat().st_size > 0 for p in slides)
     for p in slides:

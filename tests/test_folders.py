@@ -93,6 +93,13 @@ def test_one_class_or_none_is_refused(tmp_path):
         load_photo_folder(tmp_path / "nowhere", "train")
 
 
+def test_empty_class_folder_in_your_own_photos_is_refused_by_name(tmp_path):
+    image_files(tmp_path / "train" / "cats")
+    (tmp_path / "train" / "dogs").mkdir()
+    with pytest.raises(DataMissingError, match="dogs"):
+        load_photo_folder(tmp_path, "train")
+
+
 def test_pointed_at_folder_is_never_replaced_by_a_download(tmp_path, monkeypatch):
     import course_utils.data.download as download
     monkeypatch.setattr(download, "download", lambda *a, **k: pytest.fail("tried to download"))

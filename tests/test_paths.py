@@ -1,7 +1,5 @@
 """Where the course keeps things: checkout or per-user home, and every folder setting checked."""
 
-from pathlib import Path
-
 import pytest
 
 from course_utils import paths
@@ -45,6 +43,18 @@ def test_a_folder_setting_that_names_a_file_is_one_clear_error(monkeypatch, tmp_
     monkeypatch.setenv(name, str(file))
     with pytest.raises(SettingError, match=f"{name} points at {file}, which is a file, not a folder"):
         getter()
+
+
+def test_every_loader_gives_the_same_message_for_a_data_root_that_is_a_file(monkeypatch, tmp_path):
+    from course_utils.data.cifar import load_cifar10
+    from course_utils.data.hotdog import load_hotdog
+    from course_utils.data.mnist import load_mnist
+    file = tmp_path / "data.zip"
+    file.write_text("not a folder")
+    monkeypatch.setenv("COURSE_DATA", str(file))
+    for load, split in ((load_mnist, True), (load_cifar10, True), (load_hotdog, "train")):
+        with pytest.raises(SettingError, match=f"COURSE_DATA points at {file}, which is a file, not a folder"):
+            load(split)
 
 
 def test_student_runs_go_to_build_not_the_committed_results(monkeypatch):

@@ -28,6 +28,8 @@ def fake_cuda(monkeypatch):
 def test_get_device_prefers_given_then_env(monkeypatch, no_gpu):
     assert runtime.get_device("cpu") == torch.device("cpu")
     assert runtime.get_device("CPU ") == torch.device("cpu")   # case and spaces forgiven
+    monkeypatch.setenv("COURSE_DEVICE", "CPU")
+    assert runtime.get_device() == torch.device("cpu")          # in the variable too
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
     assert runtime.get_device() == torch.device("cpu")
 

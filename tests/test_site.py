@@ -40,7 +40,6 @@ def test_broken_links_are_found(tmp_path):
 
 
 def test_title_and_idea_skip_the_badge(tmp_path):
-    from tests.test_figures import NOTEBOOK  # noqa: F401
     import nbformat
     from nbformat.v4 import new_markdown_cell, new_notebook
     nb = new_notebook(cells=[new_markdown_cell(

@@ -8,11 +8,11 @@ import torch
 from PIL import Image
 from torch import nn
 
-from course_utils import pictures, results
+from course_utils import results
 from course_utils.data.folders import UploadError, read_upload
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.mnist import CNN
-from course_utils.permutation import block_permutation, permute_pixels
+from course_utils.permutation import block_permutation
 from course_utils.schedules import decays, lr_curve
 
 
