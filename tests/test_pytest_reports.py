@@ -22,7 +22,8 @@ def notebook(path: Path, *cells: str) -> None:
 
 
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COURSE_", "PYTEST_XDIST_", "PYTEST_CURRENT_TEST"))}  # a fresh run
     env["COURSE_SMOKE"] = "1"
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
                           cwd=folder, env=env, capture_output=True, text=True, timeout=600)
