@@ -96,9 +96,10 @@ _ALL = [
     Exercise("06.1", "How many weights has ResNet's 1x1 stride-2 shortcut from 64 to 128 channels "
              "(no bias; it is followed by batch norm)?", conv_params(64, 128, 1, bias=False),
              "64 x 128 x 1 x 1 = 8,192.", "A 1x1 conv has in x out weights."),
-    Exercise("06.2", "A plain net of 20 layers: by how many factors of its layers' Jacobians is the "
-             "gradient at the first layer a product?", 20,
-             "Backpropagation multiplies one Jacobian per layer on the way down: 20 factors. "
+    Exercise("06.2", "A plain net of 20 layers: the gradient of the loss with respect to the first "
+             "layer's output is a product of how many layer Jacobians?", 19,
+             "Backpropagation multiplies one Jacobian per layer on the way down, for layers 20 to 2: "
+             "19 factors (the first layer's own weights add one more). "
              "A skip connection adds an identity path around each block, so the product never has "
              "to pass through every layer.", "Count the layers between the loss and the first layer."),
 ]

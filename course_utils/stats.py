@@ -49,10 +49,10 @@ class Comparison:
     def sentence(self, unit: str = "points") -> str:
         d = 100 * self.difference
         if not self.real:
-            return (f"{self.a} ({self.mean_a:.3f}) and {self.b} ({self.mean_b:.3f}) differ by {d:+.1f} {unit}, "
+            return (f"{self.a} ({self.mean_a:.3f}) and {self.b} ({self.mean_b:.3f}) differ by {abs(d):.1f} {unit}, "
                     f"within the noise (2 standard errors = {200 * self.se:.1f} {unit}): this run cannot tell them apart.")
-        better, worse = (self.a, self.b) if d > 0 else (self.b, self.a)
-        return (f"{better} beats {worse} by {abs(d):.1f} {unit} ({self.mean_a:.3f} vs {self.mean_b:.3f}), "
+        (better, hi), (worse, lo) = sorted([(self.a, self.mean_a), (self.b, self.mean_b)], key=lambda t: -t[1])
+        return (f"{better} beats {worse} by {abs(d):.1f} {unit} ({hi:.3f} vs {lo:.3f}), "
                 f"more than 2 standard errors ({200 * self.se:.1f} {unit}): a real difference.")
 
 

@@ -21,6 +21,8 @@ def test_small_test_sets_cannot_tell_two_photos_apart():
 def test_large_differences_are_real_and_worded_either_way():
     c = compare("FC", 0.876, "CNN", 0.936, n_test=10_000)
     assert c.real and c.sentence().startswith("CNN beats FC by 6.0 points")
+    flipped = compare("FC", 0.88, "CNN", 0.94, n_test=10_000)   # the winner's number first
+    assert "CNN beats FC by 6.0 points (0.940 vs 0.880)" in flipped.sentence()
     c = compare("CNN", [0.945, 0.95, 0.94], "CNN permuted", [0.80, 0.78, 0.82], n_test=10_000)
     assert c.real and c.sentence().startswith("CNN beats CNN permuted by 14.5 points")
 
