@@ -49,6 +49,13 @@ def _untracked_and_changed() -> set[str]:
     return {line[3:] for line in out.splitlines() if not any(s in line for s in skip)}
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker more than the cores (at most 4). The workers often wait on a
+    notebook kernel or a subprocess, and a third one on two cores fills those gaps."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cores + 1, 4)
+
+
 def pytest_sessionstart(session):
     _before.update(_untracked_and_changed())
 

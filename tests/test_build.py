@@ -329,7 +329,7 @@ def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
     for name in ("01_a", "02_b", "03_c"):
         make_notebook(tmp_path / "nb" / f"{name}.ipynb", [
             f"from course_utils.results import record, start_notebook\nstart_notebook('{name}', 'cpu')",
-            "import time\nstarted = time.time()\ntime.sleep(3)",
+            "import time\nstarted = time.time()\ntime.sleep(2)",
             f"record(name='{name}', started=started)"])
     log = io.StringIO()
     rc = build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
@@ -339,7 +339,7 @@ def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
     assert "3 notebook(s), 2 at a time" in out.splitlines()[0]
     starts = {n: json.loads((tmp_path / "results" / f"{n}.json").read_text())["metrics"]["started"]
               for n in ("01_a", "02_b", "03_c")}
-    assert abs(starts["01_a"] - starts["02_b"]) < 2.5       # ran side by side, not 3 s apart
+    assert abs(starts["01_a"] - starts["02_b"]) < 1.8       # side by side, not 2 s + a kernel start apart
     summary = out[out.index("Summary"):]
     assert summary.index("01_a") < summary.index("02_b") < summary.index("03_c")
     assert re.search(r"^\[2/3\] 02_b +cell +2/3 ", out, re.M)
