@@ -70,7 +70,8 @@ def test_pip_install_without_e_runs_notebook_01_outside_the_checkout(installed, 
         (course_home / "data" / "MNIST" / "raw").mkdir(parents=True)
         for f in raw.glob("*.gz"):
             shutil.copy(f, course_home / "data" / "MNIST" / "raw" / f.name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in os.environ.items()    # a fresh shell: no settings, no other sys.path
+           if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV", "PYTHONPATH"))}
     env.update(HOME=str(home), PWD=str(work), COURSE_SMOKE="1", MPLBACKEND="Agg",
                PATH=f"{installed.parent}:{env['PATH']}")
     where = run([str(installed), "-c", "import course_utils, course_utils.paths as p; "
