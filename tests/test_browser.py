@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -90,18 +91,25 @@ def _free_port() -> int:
 def jupyterlab():
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ, COURSE_SMOKE="1", PWD=str(PACKAGE_PARENT))
+    log = tempfile.TemporaryFile(mode="w+")   # a pipe could fill up and stall the server
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                              f"--ServerApp.root_dir={PACKAGE_PARENT}", "--LabApp.news_url=",
-                             "--ServerApp.disable_check_xsrf=True"],
-                            cwd=PACKAGE_PARENT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--ServerApp.disable_check_xsrf=True", "--allow-root"],   # CI runs as root
+                            cwd=PACKAGE_PARENT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
         except OSError:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"JupyterLab exited: {log.read()[-2000:]}")
             time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("JupyterLab did not open its port within a minute")
     yield url, token
     proc.terminate()
     try:
