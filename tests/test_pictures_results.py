@@ -119,3 +119,11 @@ def test_report_keeps_tiny_numbers_readable():
     from course_utils.report import format_value
     assert format_value(3.6e-07) == "3.6e-07" and format_value(0.0) == "0.0000" and format_value(0.12345) == "0.1235"
     assert format_value([0.9, 0.88]) == "0.9000, 0.8800" and format_value(None) == "-" and format_value(True) == "true"
+
+
+def test_records_name_data_inside_the_checkout_relative_to_it(tmp_path):
+    from course_utils.data.provenance import shown_source
+    from course_utils.paths import PACKAGE_PARENT
+    assert shown_source(str(PACKAGE_PARENT / "data" / "MNIST" / "raw")) == "data/MNIST/raw"
+    assert shown_source(str(tmp_path / "photos")) == str(tmp_path / "photos")   # a student's folder: as it is
+    assert shown_source("generated") == "generated"

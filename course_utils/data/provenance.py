@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,25 @@ def clear() -> None:
     _uses.clear()
 
 
+def shown_source(source: str) -> str:
+    """``source`` relative to the checkout when it lies inside it (``data/MNIST/raw``), so that
+    committed records name no folder of the machine they ran on; else as it is."""
+    from course_utils.paths import checkout
+
+    root = checkout()
+    if root is None or source == "generated":
+        return source
+    try:
+        return Path(source).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return source
+
+
 def summary() -> dict:
     """The record's data fields: what was used, whether any of it was a stand-in (and why),
     and whether all of it is the course's own data."""
     standins = [u for u in _uses if u.standin]
-    return {"data": [f"{u.dataset}: {u.source}" for u in _uses],
+    return {"data": [f"{u.dataset}: {shown_source(u.source)}" for u in _uses],
             "standin": bool(standins),
             "standin_reasons": [f"{u.dataset}: {u.reason}" for u in standins],
             "course_data": all(u.course_data and not u.standin for u in _uses)}
