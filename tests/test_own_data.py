@@ -39,7 +39,7 @@ def test_notebook_05_runs_on_a_folder_of_your_own(tmp_path):
     env = kernel_env(smoke=True, notebook=source.stem, figures=tmp_path / "figures", results=tmp_path / "results",
                      device="cpu", formats=None, standin_log=tmp_path / "standin.jsonl")
     with Progress(open(os.devnull, "w")) as progress:
-        execute_notebook(nb, source, env, progress, timeout=600)
+        execute_notebook(nb, source, env, progress.notebook(source.stem), timeout=600)
     text = json.dumps([o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])])
     assert "classes ['birds', 'cats', 'dogs']" in text and "note: 24 of 24" in text   # small photos upscaled
     record = json.loads((tmp_path / "results" / "05_transfer_hotdogs.json").read_text())

@@ -171,13 +171,12 @@ class _Quiet(logging.Filter):
         return False
 
 
-def execute_notebook(nb, path: Path, env: dict[str, str], progress: Progress | Track,
+def execute_notebook(nb, path: Path, env: dict[str, str], track: Track,
                      timeout: float | None = None) -> None:
     """Run ``nb`` (read from ``path``) in place, in a local kernel (IPC transport) started in
-    ``path``'s folder, saying each cell on ``progress`` (a notebook's :class:`Track`, or a
-    :class:`Progress` to open one). Raises :class:`CellFailure` for the first cell that fails,
-    and ``KeyboardInterrupt`` (after stopping the kernel quietly) on Ctrl-C."""
-    track = progress.notebook(path.stem) if isinstance(progress, Progress) else progress
+    ``path``'s folder, saying each cell on ``track`` (from :meth:`Progress.notebook`). Raises
+    :class:`CellFailure` for the first cell that fails, and ``KeyboardInterrupt`` (after
+    stopping the kernel quietly) on Ctrl-C."""
     kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
     sockets = Path(tempfile.mkdtemp(prefix="course-kernel-"))
     km = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=str(sockets / "kernel"))
