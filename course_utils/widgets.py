@@ -47,11 +47,16 @@ def _redraw(out: w.Output, draw: Callable[[], object], live: bool = True) -> Non
             plt.close(shown)
 
 
-def _ui(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.VBox:
+def _wire(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.Output:
+    """Redraw ``out`` whenever a control moves, and fill it once now."""
     for control in controls:
         control.observe(lambda change: _redraw(out, draw), names="value")
     _redraw(out, draw, live=False)
-    return w.VBox([w.HBox(list(controls)), out])
+    return out
+
+
+def _ui(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.VBox:
+    return w.VBox([w.HBox(list(controls)), _wire(controls, out, draw)])
 
 
 # ------------------------------------------------------------------- 01: feature maps
@@ -93,15 +98,12 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
                      ylabel="test accuracy"))
     slider = w.SelectionSlider(options=sizes, value=block, description="block size")
 
-    digits_out = w.Output()
-
     def draw_digits():
         return show_images(permute_pixels(images, block_permutation(images.shape[-1], slider.value, seed)),
                            ncols=len(images), size=0.9)
-    ui = _ui([slider], w.Output(), lambda: plot(slider.value))
-    slider.observe(lambda change: _redraw(digits_out, draw_digits), names="value")
-    _redraw(digits_out, draw_digits, live=False)
-    return w.VBox([ui.children[0], digits_out, ui.children[1]])
+    digits = _wire([slider], w.Output(), draw_digits)
+    curve = _wire([slider], w.Output(), lambda: plot(slider.value))
+    return w.VBox([slider, digits, curve])
 
 
 # ------------------------------------------------------------ 03: learning-rate schedules
@@ -155,9 +157,7 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
     def draw():
         text = calculator_text(**{k: c.value for k, c in controls.items()})
         return HTML(f'<pre class="course-calculator">{html.escape(text)}</pre>')
-    for control in controls.values():
-        control.observe(lambda change: _redraw(out, draw), names="value")
-    _redraw(out, draw, live=False)
+    _wire(list(controls.values()), out, draw)
     items = list(controls.values())
     return w.VBox([items[0], w.HBox([w.VBox(items[1:5]), w.VBox(items[5:])]), out])
 
