@@ -180,12 +180,15 @@ def execute_notebook(nb, path: Path, env: dict[str, str], track: Track,
     kernel = nb.metadata.get("kernelspec", {}).get("name") or "python3"
     sockets = Path(tempfile.mkdtemp(prefix="course-kernel-"))
     km = AsyncKernelManager(kernel_name=kernel, transport="ipc", ip=str(sockets / "kernel"))
-    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel,
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel, shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(path.parent)}})
     code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()]
     client.reset_execution_trackers()
     try:
-        with client.setup_kernel(env=env):
+        # cleanup_kc: stop the kernel when the notebook is done (nbclient keeps a kernel it was
+        # handed alive, and every finished notebook's kernel would live, holding its memory and
+        # GPU, until the build exits); "immediate": its cells are done, nothing to wait for.
+        with client.setup_kernel(env=env, cleanup_kc=True):
             for k, (index, cell) in enumerate(code, 1):
                 track.cell_started(k, len(code), first_line(cell.source))
                 try:
