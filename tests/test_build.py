@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-import re
 import json
+import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -48,6 +49,22 @@ def make_notebook(path: Path, cells: list[str]) -> bytes:
     return path.read_bytes()
 
 
+def live_kernels() -> list[int]:
+    """The process ids of this process's children that are Jupyter kernels (Linux's /proc)."""
+    if not Path("/proc/self/stat").exists():
+        pytest.skip("no /proc to list child processes")
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):   # gone meanwhile
+            continue
+        if parent == os.getpid() and b"ipykernel" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def dirs(tmp_path: Path) -> list[str]:
     return ["--notebooks-dir", str(tmp_path / "nb"), "--out", str(tmp_path / "build"),
             "--figures", str(tmp_path / "figures"), "--results", str(tmp_path / "results")]
@@ -62,6 +79,7 @@ def test_build_runs_a_notebook_and_collects_its_outputs(tmp_path):
                      "--results-md", str(md)], stream=log)
     assert rc == 0, log.getvalue()
     assert re.search(r"^\[1/1\] 01_tiny cell +3/3 .* import os$", log.getvalue(), re.M)
+    assert live_kernels() == []   # its kernel stopped when it was done, not when the build exits
 
     assert (tmp_path / "figures" / "01_tiny" / "line.png").stat().st_size > 0
     assert (tmp_path / "figures" / "01_tiny" / "line.svg").stat().st_size > 0
@@ -87,6 +105,7 @@ def test_build_stops_at_a_failing_cell_and_names_it(tmp_path):
     out = log.getvalue()
     assert rc == 1
     assert "FAILED: 03_broken, code cell 2 of 3" in out
+    assert live_kernels() == []
     assert "raise ValueError('deliberate failure')" in out  # the cell's first line of code
     assert "ValueError: deliberate failure" in out
     assert (tmp_path / "nb" / "03_broken.ipynb").read_bytes() == source
@@ -371,3 +390,19 @@ def test_bad_jobs_is_refused(tmp_path):
     log = io.StringIO()
     assert build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "0"], stream=log) == 2
     assert "--jobs must be 1 or more, not 0" in log.getvalue()
+
+
+def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
+    """course_utils.quick_start: nbformat still reads and validates the course's notebooks,
+    without jsonschema's one-second import of rfc3987_syntax."""
+    import subprocess
+    import sys
+    from course_utils.paths import PACKAGE_PARENT
+    code = ("import sys, course_utils.build, nbformat\n"
+            "for path in sys.argv[1:]:\n"
+            "    nbformat.validate(nbformat.read(path, as_version=4))\n"
+            "print(sys.modules['rfc3987_syntax'], 'jsonschema' in sys.modules)")
+    notebooks = sorted(str(p) for p in (PACKAGE_PARENT / "notebooks").glob("0*.ipynb"))
+    done = subprocess.run([sys.executable, "-c", code, *notebooks], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["None", "True"]
