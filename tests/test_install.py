@@ -25,7 +25,7 @@ RUN_NOTEBOOK = """
 import sys, nbformat
 from nbclient import NotebookClient
 nb = nbformat.read(sys.argv[1], as_version=4)
-NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+NotebookClient(nb, timeout=600, kernel_name="python3", shutdown_kernel="immediate").execute()
 outputs = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
 print("".join(outputs))
 """

@@ -1,3 +1,4 @@
+import os
 import random
 
 import numpy as np
@@ -156,3 +157,12 @@ def test_describe_names_mode_device_and_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     line = runtime.describe("cpu")
     assert line.startswith("mode: smoke | device: cpu") and f"data root: {tmp_path}" in line
+
+
+def test_parallel_test_workers_use_one_thread_each():
+    """conftest.py sets one thread per pytest-xdist worker before torch starts (two workers with
+    two threads each on two cores run several times slower); a plugin that imports torch
+    earlier would undo it."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.skip("not a pytest-xdist worker")
+    assert torch.get_num_threads() == 1

@@ -12,6 +12,9 @@ status: 0 when every notebook ran, 1 when one failed, 2 for a usage or settings 
 when interrupted.
 """
 
+import importlib
+
+importlib.import_module("course_utils.quick_start")  # before nbformat: see its docstring
 from course_utils.build.cli import (NOTEBOOK_NAME, BuildError, find_notebooks, main, resolve_mode,
                                     select_notebooks)
 from course_utils.build.execute import CellFailure, Outcome, first_line
