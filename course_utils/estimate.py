@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_utils.report import format_seconds
-from course_utils.runtime import synchronize
+from course_utils.runtime import pick, synchronize
 from course_utils.training import LossFn, autocast_context
 
 
@@ -64,14 +64,18 @@ def estimate_fit(
     loss_fn: LossFn = F.cross_entropy,
     amp: bool = False,
     device: torch.device | str | None = None,
-    measure_steps: int = 4,
-    warmup_steps: int = 1,
+    measure_steps: int | None = None,
+    warmup_steps: int | None = None,
     name: str = "training",
     shorten: str = "",
 ) -> Estimate:
     """Time ``measure_steps`` training steps (after ``warmup_steps``) on copies of ``model``,
     ``optimizer`` and ``train_loader``, and one test batch, and scale to ``epochs`` epochs of
-    :func:`~course_utils.training.fit` (evaluating after each). Nothing given is modified."""
+    :func:`~course_utils.training.fit` (evaluating after each). Nothing given is modified.
+    ``measure_steps`` and ``warmup_steps`` default to 4 and 1, or 1 and 0 in smoke mode (where
+    the runs forecast are a few steps themselves, and the forecast only has to run)."""
+    measure_steps = pick(4, 1) if measure_steps is None else measure_steps
+    warmup_steps = pick(1, 0) if warmup_steps is None else warmup_steps
     device = torch.device(device) if device is not None else next(model.parameters()).device
     twin, twin_opt = copy.deepcopy((model, optimizer))
     twin.train()

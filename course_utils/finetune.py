@@ -18,7 +18,7 @@ import torch
 
 from course_utils.models.transfer import OFFLINE_BACKBONE, TransferNet, build
 from course_utils.optim import make_adam, make_sgd
-from course_utils.runtime import preferred_memory_format
+from course_utils.runtime import pick, preferred_memory_format
 
 STRATEGIES = ("fine-tune", "partial", "frozen", "scratch")
 
@@ -146,7 +146,7 @@ def estimate_strategies(strategies, train_loader, epochs: int, seeds: int, *, ba
     total = Estimate("all the strategies' runs", 0.0, 0.0, 0, 0.0, 0, str(device), "EPOCHS or SEEDS")
     for strategy in strategies:
         model, opt = make_run(strategy, backbone, lr=lr[strategy], num_classes=num_classes, device=device)
-        est = estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=2)
+        est = estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=pick(2, 1))
         total.seconds += est.seconds * seeds
         total.steps += est.steps * seeds
         total.measured_steps += est.measured_steps
@@ -155,7 +155,7 @@ def estimate_strategies(strategies, train_loader, epochs: int, seeds: int, *, ba
         scratch_epochs = settings.pop("epochs")
         model, opt, loader, _ = scratch_run(train, test, backbone, mean=mean, std=std, device=device,
                                             num_classes=num_classes, **settings)
-        est = estimate_fit(model, loader, opt, scratch_epochs, measure_steps=2)
+        est = estimate_fit(model, loader, opt, scratch_epochs, measure_steps=pick(2, 1))
         total.seconds += est.seconds * seeds
         total.steps += est.steps * seeds
         total.measured_steps += est.measured_steps

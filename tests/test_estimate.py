@@ -41,3 +41,11 @@ def test_forked_loader_draws_the_same_batches_without_advancing_the_original():
     a = [y for _, y in twin]
     b = [y for _, y in loader]
     assert all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_smoke_mode_measures_one_step_full_mode_four(monkeypatch):
+    model, loader, opt = setup()
+    monkeypatch.setenv("COURSE_SMOKE", "1")
+    assert estimate_fit(model, loader, opt, epochs=1).measured_steps == 1
+    monkeypatch.setenv("COURSE_SMOKE", "0")
+    assert estimate_fit(model, loader, opt, epochs=1).measured_steps == 4

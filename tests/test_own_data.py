@@ -18,7 +18,7 @@ from course_utils.paths import PACKAGE_PARENT
 
 def photo_folder(root: Path) -> Path:
     g = np.random.default_rng(0)
-    for split, n in (("train", 8), ("test", 4)):
+    for split, n in (("train", 4), ("test", 2)):
         for k, (name, fmt) in enumerate([("cats", "png"), ("dogs", "jpg"), ("birds", "webp")]):
             folder = root / split / name
             folder.mkdir(parents=True)
@@ -41,7 +41,7 @@ def test_notebook_05_runs_on_a_folder_of_your_own(tmp_path):
     with Progress(open(os.devnull, "w")) as progress:
         execute_notebook(nb, source, env, progress.notebook(source.stem), timeout=600)
     text = json.dumps([o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])])
-    assert "classes ['birds', 'cats', 'dogs']" in text and "note: 24 of 24" in text   # small photos upscaled
+    assert "classes ['birds', 'cats', 'dogs']" in text and "note: 12 of 12" in text   # small photos upscaled
     record = json.loads((tmp_path / "results" / "05_transfer_hotdogs.json").read_text())
     assert record["course_data"] is False and record["standin"] is False
     assert any(str(folder) in d for d in record["data"]) and record["metrics"]["data"] == str(folder)

@@ -45,7 +45,7 @@ ARCHIVE, ARCHIVE_MD5, BATCHES = "cifar-10-python.tar.gz", "c58f30108f718f92721af
 FOLDER = "cifar10"
 SPLITS = ("train", "test")
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
-SMOKE_SIZES = {"train": 2000, "test": 500}
+SMOKE_SIZES = {"train": 2000, "test": 250}
 CACHE_VERSION = 2
 
 

@@ -23,7 +23,7 @@ ARCHIVE, FOLDER = "hotdog.zip", "hotdog"
 CLASSES = ["hotdog", "not-hotdog"]
 DATASET = "The hot dog data set"
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
-SMOKE_SIZES = {"train": 32, "test": 16}
+SMOKE_SIZES = {"train": 16, "test": 8}
 
 
 def _expected_layout() -> list[str]:
