@@ -88,14 +88,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def jupyterlab():
+def jupyterlab(tmp_path):
     token, port = secrets.token_hex(16), _free_port()
     env = dict(os.environ, COURSE_SMOKE="1", PWD=str(PACKAGE_PARENT))
+    # Fresh settings and workspaces: every cell attached to the page (JupyterLab's default skips
+    # drawing the cells out of view, whose text the test could then not read), no earlier layout.
+    tracker = tmp_path / "settings" / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    tracker.write_text('{"windowingMode": "none"}\n')
     log = tempfile.TemporaryFile(mode="w+")   # a pipe could fill up and stall the server
     proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
                              "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                              f"--ServerApp.root_dir={PACKAGE_PARENT}", "--LabApp.news_url=",
-                             "--ServerApp.disable_check_xsrf=True", "--allow-root"],   # CI runs as root
+                             "--ServerApp.disable_check_xsrf=True", "--allow-root",   # CI runs as root
+                             f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+                             f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}"],
                             cwd=PACKAGE_PARENT, env=env, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
@@ -132,8 +139,8 @@ def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
     wait.until(lambda d: "Idle" in d.find_element(By.CSS_SELECTOR, ".jp-Toolbar").text
                or d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
-    cell = next(c for c in browser.find_elements(By.CSS_SELECTOR, ".jp-CodeCell")
-                if "layer_calculator(" in c.text)
+    cell = wait.until(lambda d: next((c for c in d.find_elements(By.CSS_SELECTOR, ".jp-CodeCell")
+                                      if "layer_calculator(" in c.text), None))   # drawn by now
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     cell.find_element(By.CSS_SELECTOR, ".cm-content").click()
     cell.find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.SHIFT, Keys.ENTER)
