@@ -27,14 +27,12 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-from course_utils.data.augment import random_crop_flip
 from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import VGG
-from course_utils.optim import make_sgd
-from course_utils.runtime import get_device, preferred_memory_format, set_seed, synchronize
-from course_utils.training import fit
+from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format, set_seed, synchronize
 
 from seedway import cifar_datasets, train_epoch  # beside this script
+from vgg_steps import add_step_arguments, time_steps  # beside this script
 
 
 def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device,
@@ -57,27 +55,17 @@ def seed_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device:
 
 
 def our_pipeline(batches: int, warmup: int, batch_size: int, seed: int, device: torch.device) -> float:
+    """The course's way, with the course's own choices: bfloat16 autocast where it pays (CUDA,
+    CPUs with bfloat16 instructions), channels-last where it pays."""
     train = load_cifar10(True, device=device, smoke=False)
-    set_seed(seed)
-    layout = preferred_memory_format(device, amp=True)
-    model = VGG().to(device, memory_format=layout)
-    optimizer = make_sgd(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip,
-                          memory_format=layout, seed=seed)
-    amp = True  # bfloat16 autocast where it pays: CUDA, CPUs with bfloat16 instructions
-    fit(model, itertools.islice(loader, warmup), optimizer, 1, progress=False, amp=amp)
-    history = fit(model, itertools.islice(loader, batches), optimizer, 1, progress=False, amp=amp)
-    return history["seconds"][0]
+    dtype, layout = mixed_precision_dtype(device), preferred_memory_format(device, amp=True)
+    return time_steps(train, dtype, layout, batches, warmup, batch_size, seed, device)["seconds"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=40)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
+    add_step_arguments(parser, batches=40)
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the seed way")
-    parser.add_argument("--device", default=None)
     args = parser.parse_args()
     device = get_device(args.device)
     images = args.batches * args.batch_size

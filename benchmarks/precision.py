@@ -15,18 +15,14 @@ Mac). The last line printed is one JSON object::
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-from unittest import mock
 
 import torch
 
-from course_utils import training
-from course_utils.data.augment import random_crop_flip
 from course_utils.data.cifar import load_cifar10
-from course_utils.models.cifar import VGG
-from course_utils.optim import make_sgd
-from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format, set_seed
+from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format
+
+from vgg_steps import add_step_arguments, time_steps  # beside this script
 
 SETTINGS = {  # name: (autocast dtype or None, memory format)
     "float32": (None, torch.contiguous_format),
@@ -36,30 +32,9 @@ SETTINGS = {  # name: (autocast dtype or None, memory format)
 }
 
 
-def time_setting(train, dtype: torch.dtype | None, layout: torch.memory_format, batches: int,
-                 warmup: int, batch_size: int, seed: int, device: torch.device) -> dict:
-    """Seconds for ``batches`` steps of :func:`fit` with the autocast dtype forced to ``dtype``."""
-    set_seed(seed)
-    model = VGG().to(device, memory_format=layout)
-    optimizer = make_sgd(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip,
-                          memory_format=layout, seed=seed)
-    batches_iter = iter(loader)
-    with mock.patch.object(training, "mixed_precision_dtype", lambda _device: dtype):
-        fit_args = dict(progress=False, amp=dtype is not None)
-        training.fit(model, itertools.islice(batches_iter, warmup), optimizer, 1, **fit_args)
-        history = training.fit(model, itertools.islice(batches_iter, batches), optimizer, 1, **fit_args)
-    return {"seconds": history["seconds"][0], "train_loss": history["train_loss"][0],
-            "skipped_steps": history["skipped_steps"][0]}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batches", type=int, default=20)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default=None)
+    add_step_arguments(parser, batches=20)
     parser.add_argument("--settings", default=",".join(SETTINGS),
                         help="comma-separated names from: " + ", ".join(SETTINGS))
     args = parser.parse_args()
@@ -69,8 +44,8 @@ def main() -> None:
     rows = {}
     for name in args.settings.split(","):
         dtype, layout = SETTINGS[name]
-        rows[name] = time_setting(train, dtype, layout, args.batches, args.warmup,
-                                  args.batch_size, args.seed, device)
+        rows[name] = time_steps(train, dtype, layout, args.batches, args.warmup,
+                                args.batch_size, args.seed, device)
         rows[name]["course_choice"] = (dtype, layout) == chosen
     base = next((r["seconds"] for r in rows.values() if r["course_choice"]), None)
     images = args.batches * args.batch_size
