@@ -127,12 +127,11 @@ def resolve_jobs(jobs: int | None, device: str, notebooks: int) -> int:
     """How many notebooks run at once: ``jobs`` when given (at least 1), else 3 on a CUDA GPU
     with 8 or more CPU cores (small models leave a big GPU mostly idle, so notebooks can share
     it), else 1 (on a CPU, notebooks at once only compete for its cores)."""
-    if jobs is not None:
-        if jobs < 1:
-            raise BuildError(f"--jobs must be 1 or more, not {jobs}")
-        return min(jobs, max(notebooks, 1))
-    auto = 3 if device.startswith("cuda") and (os.cpu_count() or 1) >= 8 else 1
-    return min(auto, max(notebooks, 1))
+    if jobs is not None and jobs < 1:
+        raise BuildError(f"--jobs must be 1 or more, not {jobs}")
+    if jobs is None:
+        jobs = 3 if device.startswith("cuda") and (os.cpu_count() or 1) >= 8 else 1
+    return min(jobs, max(notebooks, 1))
 
 
 def run_notebooks(one: Callable[[int, Path], Outcome], chosen: Sequence[Path], *, jobs: int,
@@ -151,7 +150,7 @@ def run_notebooks(one: Callable[[int, Path], Outcome], chosen: Sequence[Path], *
         return outcome
 
     if jobs == 1:
-        done = [guarded(i, path) for i, path in enumerate(chosen, 1) if not stop.is_set()]
+        done = [guarded(i, path) for i, path in enumerate(chosen, 1)]   # None once stopped
         return [o for o in done if o is not None]
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(guarded, i, path) for i, path in enumerate(chosen, 1)]
