@@ -130,8 +130,8 @@ class Comparison:
         dec = 1 if scale >= 10 else digits
         unit = f" {unit}" if unit else ""
         if not self.decidable:
-            return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit} "
-                    f"in one run each: {self.note}")
+            return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit}, "
+                    f"but {self.note}")
         how = f"{self.method}; p = {self.p:.2g}"
         if not self.paired:
             how = (f"{self.method}: the 95% threshold is {scale * self.threshold:.{dec}f}{unit}, "

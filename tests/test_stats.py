@@ -25,7 +25,7 @@ def test_one_seed_a_side_gives_no_verdict_however_large_the_difference():
     assert not c.decidable and not c.real
     s = c.sentence()
     assert "one seed cannot tell run-to-run noise from a real difference" in s and "real difference." not in s.split(":")[0]
-    assert "0.936" in s and "0.876" in s
+    assert "0.936" in s and "0.876" in s and "differ by 6.0 points, but one seed" in s
 
 
 def test_one_seed_with_a_named_known_spread_uses_it():
