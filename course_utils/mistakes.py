@@ -28,24 +28,37 @@ def right_per_image(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *
 
 
 @torch.no_grad()
-def right_in_train_mode(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False) -> Tensor:
-    """Per image, whether the model gets it right when left in training mode (no
-    ``model.eval()``): **every** batch norm normalises with the test batch's own statistics
-    (so the result depends on the loader's batch size) and dropout stays on. Every module is
-    put in training mode, also the parts a :class:`~course_utils.models.transfer.TransferNet`
-    keeps in eval mode while it trains (its frozen body): the mistake is the missing
-    ``eval()``, whatever the model's own ``train()`` does. Measured on a copy, so the model's
-    running statistics are not touched."""
+def right_in_train_mode(model: nn.Module, loader: TensorLoader, *, amp: bool = False, shuffle: bool = True,
+                        seed: int = 0) -> Tensor:
+    """Per image of ``loader`` (in its order), whether the model gets it right when left in
+    training mode (no ``model.eval()``): **every** batch norm normalises with the test batch's
+    own statistics, so the answer for one image depends on the others in its batch (and on
+    the batch size), and dropout stays on.
+
+    ``shuffle``: serve the images in a random order (fixed by ``seed``), as a test set in
+    random order would be; a folder-sorted test set (one class after another) otherwise gives
+    batches of a single class, a far larger effect (``shuffle=False`` measures that).
+    Every module is put in training mode, also the parts a
+    :class:`~course_utils.models.transfer.TransferNet` keeps in eval mode while it trains (its
+    frozen body): the mistake is the missing ``eval()``, whatever the model's own ``train()``
+    does. Measured on a copy, so the model's running statistics are not touched."""
     twin = copy.deepcopy(model)
     for module in twin.modules():
         module.training = True
     device = next(twin.parameters()).device
+    n = len(loader.labels)
+    order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle
+             else torch.arange(n)).to(loader.images.device)
+    served = TensorLoader(loader.images[order], loader.labels[order], loader.batch_size, mean=loader.mean,
+                          std=loader.std, memory_format=loader.memory_format, transform=loader.transform)
     right = []
     with autocast_context(device, amp):
-        for x, y in loader:
+        for x, y in served:
             x, y = x.to(device), y.to(device)
             right.append((twin(x).argmax(1) == y).cpu())
-    return torch.cat(right)
+    out = torch.empty(n, dtype=torch.bool)
+    out[order.cpu()] = torch.cat(right)
+    return out
 
 
 def accuracy_in_train_mode(model: nn.Module, loader) -> float:
