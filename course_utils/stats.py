@@ -7,9 +7,15 @@ on ``n`` images has the binomial standard error ``sqrt(p (1 - p) / n)``) and the
 
 * **Runs over seeds** (:func:`compare` with two or more values a side): each mean's variance
   is the seeds' spread divided by their number plus the test set's binomial variance, and the
-  difference is judged with **Welch's t test** (Welch-Satterthwaite degrees of freedom from the
-  seeds). With 3 seeds a side that needs about 2.8 standard errors, not the normal
-  distribution's 2: a few seeds know their own spread only roughly.
+  difference is judged with **Welch's t test**. Its Welch-Satterthwaite degrees of freedom
+  count each side's whole variance as estimated from its seeds (the test-set term included):
+  conservative, since that term is known better than the seeds' spread, so a verdict errs
+  towards "cannot tell". With 3 seeds a side that means 2.8 standard errors (equal
+  uncertainties) up to 4.3 (one side's dominating), not the normal distribution's 2: a few
+  seeds know their own spread only roughly. Each verdict prints its own threshold.
+* Each verdict is one test at the 5 % level: a table of several verdicts will now and then
+  call one difference real by chance (with 7 comparisons of nothing, about 30 % of the time).
+  A p-value near 0.05 is a hint, not a finding.
 * **One run a side** (:func:`compare` with a single value): one run cannot show how far
   another seed would move it. Unless a spread measured elsewhere is handed in
   (:class:`SeedSpread`, named in the verdict), the verdict says that one seed cannot tell
@@ -17,7 +23,9 @@ on ``n`` images has the binomial standard error ``sqrt(p (1 - p) / n)``) and the
 * **The same model on the same test images** (with and without test-time augmentation or
   weight averaging, eval against train mode, each measured mistake): a **paired** test
   (:func:`compare_paired`) looks only at the images where the two disagree: McNemar's exact
-  test for right/wrong per image. It is both correct and more sensitive.
+  test for right/wrong per image, the sign test for a per-image share of right answers (over
+  several measurements or seeds). It is correct and usually more sensitive; what it tells is
+  about these trained nets on these images.
 
 A difference is called real at the 95 % level (two-sided).
 """
@@ -60,6 +68,11 @@ class SeedSpread:
     runs: int
     source: str
 
+    def __post_init__(self) -> None:
+        if self.runs < 2 or not self.sd >= 0:
+            raise ValueError(f"a seed spread needs a standard deviation >= 0 from at least two runs "
+                             f"(got sd {self.sd}, {self.runs} run(s))")
+
     @classmethod
     def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
         """The spread of ``values`` (at least two runs)."""
@@ -70,6 +83,7 @@ class SeedSpread:
 
 
 def _values(x: Sequence[float] | float) -> list[float]:
+    x = x.tolist() if hasattr(x, "tolist") else x           # tensors and arrays, 0-d included
     values = [float(x)] if isinstance(x, (int, float, np.floating)) else [float(v) for v in x]
     if not values:
         raise ValueError("no values")
@@ -122,6 +136,10 @@ class Comparison:
                        reverse=not self.lower_is_better)
         return pairs[0][0], pairs[0][1], pairs[1][0], pairs[1][1]
 
+    def p_text(self) -> str:
+        """The p-value as printed: 4 decimals below 0.1 (0.0496 and 0.0504 stay apart)."""
+        return "p < 0.0001" if self.p < 1e-4 else f"p = {self.p:.4f}" if self.p < 0.1 else f"p = {self.p:.2f}"
+
     def sentence(self, unit: str = "points", scale: float = 100.0, digits: int = 3) -> str:
         """The verdict in words: the winner's number first, the test and its threshold."""
         d = scale * abs(self.difference)
@@ -132,16 +150,18 @@ class Comparison:
         if not self.decidable:
             return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit}, "
                     f"but {self.note}")
-        how = f"{self.method}; p = {self.p:.2g}"
+        how = f"{self.method}; {self.p_text()}"
         if not self.paired:
             how = (f"{self.method}: the 95% threshold is {scale * self.threshold:.{dec}f}{unit}, "
-                   f"{self.critical:.1f} standard errors; p = {self.p:.2g}")
+                   f"{self.critical:.1f} standard errors; {self.p_text()}")
         if not self.real:
             return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit}, "
-                    f"within the noise ({how}): this run cannot tell them apart.")
+                    f"within the noise ({how}): these runs cannot tell them apart (which does not show "
+                    f"that they are equal).")
         verb = "is lower than" if self.lower_is_better else "beats"
+        scope = " for these trained nets on these test images" if self.paired else ""
         return (f"{better} ({hi:{fmt}}) {verb} {worse} ({lo:{fmt}}) by {d:.{dec}f}{unit} ({how}): "
-                f"a real difference.")
+                f"a real difference{scope} at the 5% level.")
 
 
 def _welch_df(parts: list[tuple[float, int]]) -> float:
@@ -166,6 +186,9 @@ def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[floa
     * ``fixed_b``: ``b`` is a fixed number (chance, a constant baseline), not a run: a one-sample
       t test of ``a`` against it."""
     xa, xb = _values(acc_a), _values(acc_b)
+    if n_test is not None and not all(0 <= v <= 1 for v in xa + xb):
+        raise ValueError(f"accuracies on {n_test} test examples must lie between 0 and 1 (fractions, not "
+                         f"percent): got {xa} and {xb}")
     ma, mb = statistics.fmean(xa), statistics.fmean(xb)
 
     def test_var(m: float) -> float:
@@ -181,19 +204,21 @@ def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[floa
             parts.append((spread.sd ** 2 + test_var(m), spread.runs))
             method = f"known seed spread ({spread.sd:.3f}, {spread.source})"
         else:
-            only = f"{a} and {b}" if not fixed_b and len(xa) == len(xb) == 1 else (a if len(xa) == 1 else b)
-            noise = 2 * math.sqrt(sum(test_var(m) for _, m in sides))
-            note = (f"one seed cannot tell run-to-run noise from a real difference (another seed can move "
-                    f"{only} by more than the test set's own noise"
-                    + (f", {100 * noise:.1f} points here" if n_test is not None else "") + "): no verdict.")
-            return Comparison(a, b, ma, mb, ma - mb, noise / 2, "one seed", math.nan, math.nan, lower_is_better, note)
+            note = ("one seed cannot tell run-to-run noise from a real difference: no verdict (train a few "
+                    "seeds, or compare with a seed spread measured elsewhere).")
+            se = math.sqrt(sum(test_var(m) for _, m in sides))
+            return Comparison(a, b, ma, mb, ma - mb, se, "one seed", math.nan, math.nan, lower_is_better, note)
     se = math.sqrt(sum(v for v, _ in parts))
     df = _welch_df(parts)
+    if spread is not None:
+        # one estimate of the spread, however many sides it stands in for (and perhaps taken from
+        # the other side's own runs): never more degrees of freedom than it has
+        df = min(df, spread.runs - 1)
     if se == 0:
-        p = 0.0 if ma != mb else 1.0
-    else:
-        t = (ma - mb) / se
-        p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
+        note = "both sides' runs are identical and there is no test-set noise to weigh them by: no verdict."
+        return Comparison(a, b, ma, mb, ma - mb, 0.0, method, df, math.nan, lower_is_better, note)
+    t = (ma - mb) / se
+    p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
     return Comparison(a, b, ma, mb, ma - mb, se, method, df, p, lower_is_better)
 
 
@@ -214,6 +239,11 @@ def compare_paired(a: str, scores_a, b: str, scores_b) -> Comparison:
     binary = set(np.unique(sa)) <= {0.0, 1.0} and set(np.unique(sb)) <= {0.0, 1.0}
     p = float(sps.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
     se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+    if not binary and wins != losses and (wins > losses) != (d.mean() > 0):
+        note = (f"the images split {wins} for {a} to {losses} for {b}, while the means point the other way: "
+                f"no verdict.")
+        return Comparison(a, b, float(sa.mean()), float(sb.mean()), float(d.mean()), se, "sign test", math.inf,
+                          math.nan, note=note, paired=True)
     method = (f"McNemar's exact test on the {wins + losses} of {d.size} images where they disagree: "
               f"{wins} for {a}, {losses} for {b}" if binary else
               f"sign test on the {wins + losses} of {d.size} images where they differ: {wins} for {a}, {losses} for {b}")
