@@ -101,7 +101,8 @@ def machine() -> str:
 
 def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, style: str,
                  formats: str | None, smoke: bool, log: TextIO) -> int:
-    """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none."""
+    """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none or a
+    damaged one (named; its figures are left as they were, the others are redrawn)."""
     from course_utils.figures import RunsError, redraw, runs_path
 
     started = time.perf_counter()
@@ -114,7 +115,8 @@ def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, sty
         except RunsError as err:
             missing.append(path.stem)
             how = f"python -m course_utils.build {path.stem}{' --smoke' if smoke else ''}"
-            print(f"  {path.stem}: no figures redrawn: {err}. Make one with: {how}", file=log)
+            kept = f" ({show(figures / path.stem)} left as it was)" if (figures / path.stem).exists() else ""
+            print(f"  {path.stem}: no figures redrawn{kept}: {err}. Make one with: {how}", file=log)
             continue
         written += len(files)
         print(f"  {path.stem}: {len(files)} figure file(s) -> {show(figures / path.stem)}", file=log)
