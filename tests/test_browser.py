@@ -128,14 +128,32 @@ def jupyterlab(tmp_path):
 def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
     """Open notebook 04, run the calculator cell, move the stride slider one step to the
     right, and read the output size back from the page."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def calculator_text(d) -> str:
+        """The calculator's output as the page shows it now. The widget replaces its output
+        element whenever a slider moves, so the element is looked up afresh each time, and one
+        replaced between the lookup and the read counts as not there yet."""
+        try:
+            return "\n".join(e.text for e in cell.find_elements(By.CSS_SELECTOR, "pre.course-calculator"))
+        except StaleElementReferenceException:
+            return ""
+
+    def shows(size: str):
+        """A wait condition: the calculator's text once it says ``output: <size>``."""
+        def check(d) -> str | bool:
+            text = calculator_text(d)
+            return text if f"output: {size}" in text else False
+        return check
+
     url, token = jupyterlab
     browser.get(f"{url}/lab/tree/notebooks/04_alexnet_arithmetic.ipynb?token={token}")
-    wait = WebDriverWait(browser, 120)
+    wait = WebDriverWait(browser, 120,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
     wait.until(lambda d: "Idle" in d.find_element(By.CSS_SELECTOR, ".jp-Toolbar").text
                or d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
@@ -144,15 +162,13 @@ def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     cell.find_element(By.CSS_SELECTOR, ".cm-content").click()
     cell.find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.SHIFT, Keys.ENTER)
-    pre = wait.until(lambda d: cell.find_elements(By.CSS_SELECTOR, "pre.course-calculator"))
-    assert "output: 64x55x55" in pre[0].text
+    wait.until(shows("64x55x55"))
     slider = next(s for s in cell.find_elements(By.CSS_SELECTOR, ".widget-slider")
                   if s.find_element(By.CSS_SELECTOR, ".widget-label").text == "stride")
     handle = slider.find_element(By.CSS_SELECTOR, ".noUi-handle")
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
-    wait.until(lambda d: "output: 64x44x44" in cell.find_element(By.CSS_SELECTOR, "pre.course-calculator").text)
-    text = cell.find_element(By.CSS_SELECTOR, "pre.course-calculator").text
+    text = wait.until(shows("64x44x44"))
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     browser.get_screenshot_as_file(str(SHOTS / "layer_calculator.png"))
     (SHOTS / "layer_calculator.txt").write_text(text + "\n")
