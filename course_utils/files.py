@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 #: The last part of a temporary's name: what it is for.
-KINDS = ("tmp", "part", "extracting", "staging", "redraw")
+KINDS = ("tmp", "part", "extracting", "staging", "redraw", "old")
 _FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 

@@ -154,3 +154,14 @@ def test_read_only_data_root_and_cache_for_the_hot_dogs_is_one_sentence(tmp_path
     with pytest.raises(ReadOnlyError, match=f"{root} is read-only, and so is the course's cache {cache}") as info:
         ensure_hotdog(root)
     assert "Errno" not in str(info.value) and "COURSE_CACHE" in str(info.value)
+
+
+def test_killed_results_md_write_leaves_the_old_one(tmp_path):
+    from course_utils.report import write_results_md
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# as committed\n")
+    write_json(tmp_path / "results" / "01_x.json", {"mode": "full", "metrics": {"a": 1}})
+    killed_at_rename(lambda: write_results_md(md, tmp_path / "results"))
+    assert md.read_text() == "# as committed\n"          # before: cut short or empty
+    write_results_md(md, tmp_path / "results")
+    assert "01_x" in md.read_text() and hidden(tmp_path) == []

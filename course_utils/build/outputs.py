@@ -140,8 +140,9 @@ def promotion_lock(out: Path, log: TextIO | None = None) -> Iterator[None]:
 def _replace(src: Path, dest: Path) -> None:
     """Move ``src`` over ``dest`` (a file, or a folder replaced as a whole)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(dest)
     if dest.is_dir():
-        old = dest.with_name(f".{dest.name}.old-{time.time_ns()}")
+        old = temporary_name(dest, "old")
         dest.rename(old)
         shutil.move(str(src), str(dest))
         shutil.rmtree(old, ignore_errors=True)
