@@ -75,3 +75,26 @@ def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("COURSE_RESULTS", str(out / "results"))
     monkeypatch.setenv("COURSE_CACHE", str(out / "cache"))
     monkeypatch.delenv("COURSE_STANDIN_LOG", raising=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path_factory):
+    """``make(kib) -> folder``: a folder on a file system of only ``kib`` KiB (a tmpfs), to meet
+    a full disk for real. Needs root (as CI runs); skips otherwise."""
+    mounts: list[Path] = []
+
+    def make(kib: int = 64) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tiny file system needs root")
+        folder = tmp_path_factory.mktemp("tiny-disk")
+        try:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+                           check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"cannot mount a tmpfs here ({exc})")
+        mounts.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(mounts):
+        subprocess.run(["umount", str(folder)], capture_output=True)

@@ -191,3 +191,65 @@ def test_standin_splits_share_their_classes(tmp_path):
     assert (mean_a - mean_b).abs().mean() < 15           # the same class templates...
     assert (mean_a[0] - mean_a[1]).abs().mean() > 30     # ...which differ between classes
     assert not torch.equal(a.images, b.images)           # other noise
+
+
+@pytest.fixture
+def mirror(mnist_root, monkeypatch):
+    """A local MNIST mirror (127.0.0.1) serving the real archives; ``mirror.cut`` names one
+    that it serves truncated, with an honest Content-Length. torchvision downloads from it."""
+    import http.server
+    import threading
+    from torchvision import datasets
+
+    raw = mnist_root / "MNIST" / "raw"
+    archives = {p.name: p.read_bytes() for p in raw.glob("*.gz")}
+
+    class Mirror(http.server.BaseHTTPRequestHandler):
+        cut: set[str] = set()
+
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[-1]
+            body = archives.get(name)
+            if body is None:
+                self.send_error(404)
+                return
+            body = body[: len(body) // 3] if name in Mirror.cut else body
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))   # honest: short, and says so
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/mnist/"])
+    yield Mirror
+    server.shutdown()
+
+
+def test_download_failing_its_md5_leaves_nothing_and_the_next_run_downloads_again(mirror, tmp_path, capsys):
+    """Before: the short .gz stayed; every later run said 'only partly there' (never naming
+    it, never downloading again) and smoke mode got neither data nor a stand-in."""
+    mirror.cut = {"t10k-images-idx3-ubyte.gz"}   # the third of four: two good ones come first
+    root = tmp_path / "data"
+    with pytest.raises(DataMissingError, match="MNIST is not in the data root"):
+        load_mnist(False, root=root, smoke=False)
+    assert [p.name for p in (root / "MNIST" / "raw").iterdir()] == []   # nothing kept
+    assert load_mnist(False, root=root, smoke=True).standin              # smoke: the stand-in
+    assert "STAND-IN" in capsys.readouterr().err
+    mirror.cut = set()                                                    # the network recovers
+    data = load_mnist(False, root=root, smoke=False)
+    assert not data.standin and data.images.shape == (10_000, 1, 28, 28)
+
+
+def test_a_bad_archive_beside_missing_ones_is_named_as_bad(mnist_root):
+    raw = mnist_root / "MNIST" / "raw"
+    bad = raw / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:500])
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    for smoke in (False, True):
+        with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte.gz is corrupt") as info:
+            load_mnist(False, root=mnist_root, smoke=smoke)
+        assert info.value.path == bad and "md5 does not match" in str(info.value)

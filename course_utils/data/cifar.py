@@ -29,6 +29,7 @@ from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import announce, make_standin
+from course_utils.files import ReadOnlyError, remove_stale_temporaries, write_atomic
 from course_utils.paths import data_root, is_writable, writable_dir
 from course_utils.runtime import is_smoke
 
@@ -47,12 +48,21 @@ SPLITS = ("train", "test")
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
 SMOKE_SIZES = {"train": 2000, "test": 250}
 CACHE_VERSION = 2
+_no_cache: set[str] = set()   # data roots whose cache could not be written anywhere (said once)
 
 
-def cache_path(root: Path, split: str) -> Path:
+def cache_path(root: Path, split: str) -> Path | None:
     """Where the decoded image folder of ``split`` is cached: ``<root>/cifar10-<split>.pt``, or
-    the same name in the per-user cache when ``root`` is read-only."""
-    folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
+    the same name in the per-user cache when ``root`` is read-only; None (said once) when that
+    is read-only too: the cache is optional, the images are then decoded each time."""
+    try:
+        folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
+    except ReadOnlyError as exc:
+        if str(root) not in _no_cache:
+            _no_cache.add(str(root))
+            print(f"note: {exc} Without a cache the CIFAR-10 images are decoded each time.",
+                  file=sys.stderr, flush=True)
+        return None
     return folder / f"{FOLDER}-{split}.pt"
 
 
@@ -163,16 +173,16 @@ def _load_cache(path: Path, labels: Tensor, source: str) -> tuple[Tensor, Tensor
 
 
 def _save_cache(path: Path, images: Tensor, labels: Tensor, source: str) -> None:
-    """Write atomically (temporary file, then rename); a failure only means decoding again."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    """Write atomically (:func:`course_utils.files.write_atomic`); a failure (a full disk, say)
+    only means decoding again, and is said in one line."""
+    buffer = io.BytesIO()   # serialised first: a full disk is then an OSError that says so
+    torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
+                "images": images, "labels": labels}, buffer)
     try:
-        torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
-                    "images": images, "labels": labels}, tmp)
-        tmp.replace(path)
-    except (OSError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
-        print(f"note: could not write the CIFAR-10 cache {path} ({exc}); the images will be "
-              f"decoded again next time.", file=sys.stderr)
+        write_atomic(path, buffer.getbuffer(), what=f"the CIFAR-10 cache {path.name}")
+    except OSError as exc:
+        print(f"note: the CIFAR-10 cache was not written: {exc} The images will be decoded "
+              f"again next time.", file=sys.stderr)
 
 
 def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | None = None,
@@ -185,8 +195,10 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     folder = root / FOLDER / split
     files, labels = list_folder(folder)
     source = fingerprint(files, folder)
-    path = cache_path(root, split)
-    cached = _load_cache(path, labels, source) if cache and path.exists() else None
+    path = cache_path(root, split) if cache else None
+    if path is not None:
+        remove_stale_temporaries(path)   # what a killed cache write left
+    cached = _load_cache(path, labels, source) if path is not None and path.exists() else None
     if cached is not None:
         return cached
     if subset is not None and subset < len(files):
@@ -194,7 +206,7 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
         idx = idx.sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
     images = decode_files(files)
-    if cache:
+    if path is not None:
         _save_cache(path, images, labels, source)
     return images, labels
 

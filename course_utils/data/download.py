@@ -11,13 +11,13 @@ import hashlib
 import os
 import shutil
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 
 from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.files import disk_full, is_disk_full, remove_stale_temporaries, temporary_name
 
 CHUNK = 1 << 20
 
@@ -87,11 +87,11 @@ def download(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     h = hashlib.new(expected[0]) if expected else None
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    remove_stale_temporaries(dest)   # what a killed download left
+    tmp = temporary_name(dest, "part")
     try:
         try:
-            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 announced = resp.headers.get("Content-Length")
                 received = 0
                 for chunk in iter(lambda: resp.read(CHUNK), b""):
@@ -112,6 +112,10 @@ def download(
             raise DownloadError(url, dest, f"{expected[0]} is {h.hexdigest()}, expected "
                                            f"{expected[1]} (truncated or wrong file)")
         os.replace(tmp, dest)  # atomic on one file system: dest is complete or absent
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(dest, f"the download of {dest.name}") from None
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -127,7 +131,9 @@ def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
     """
     archive, into = Path(archive), Path(into)
     into.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{archive.stem}.", suffix=".extracting", dir=into))
+    remove_stale_temporaries(into / archive.stem)   # what a killed extraction left
+    staging = temporary_name(into / archive.stem, "extracting")
+    staging.mkdir()
     try:
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -150,5 +156,9 @@ def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
                 os.replace(entry, final)
             made.append(final)
         return made
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(into / archive.stem, f"the photos extracted from {archive.name}") from None
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

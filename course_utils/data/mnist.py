@@ -26,6 +26,7 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import announce, make_standin
+from course_utils.files import remove
 from course_utils.paths import data_root, is_writable
 from course_utils.runtime import is_smoke
 
@@ -122,15 +123,20 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
         raise DataMissingError(spec.name, raw, files, hint=hint,
                                why="is not in the data root, which is read-only, so it cannot be "
                                    "downloaded into it")
+    before = set(raw.iterdir()) if raw.is_dir() else set()
     log = io.StringIO()
     try:  # torchvision prints each mirror it tries; keep that out of a student's notebook
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
             spec.tv_class(str(root), train=True, download=True)
+        for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
+            if not check_integrity(str(raw / name), md5):
+                raise RuntimeError(f"{name}: md5 does not match after download")
     except (RuntimeError, OSError, EOFError):
+        # A download that failed (or failed its md5 check) leaves nothing: no archive that
+        # would make the next run see a data set "partly there" instead of downloading again.
+        for path in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
+            remove(path)
         raise DataMissingError(spec.name, raw, files, hint=hint) from None
-    for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
-        if not check_integrity(str(raw / name), md5):
-            raise CorruptDataError(raw / name, "md5 does not match after download")
 
 
 def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,6 +147,12 @@ def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> t
     md5 or contents are wrong: :class:`CorruptDataError` naming that file."""
     raw = root / spec.name / "raw"
     found = {name: _present(raw, name) for name in spec.files}
+    for name, path in found.items():   # a bad archive is named as bad, even beside missing ones
+        if path is not None and path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
+            raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive",
+                                   advice=f"Replace this one file with a good copy (md5 "
+                                          f"{spec.files[name]}), or delete {raw} and run again "
+                                          f"with internet to download all {len(found)} afresh.")
     missing = [name for name, path in found.items() if path is None]
     if len(missing) == len(found) and download:
         _download(spec, root, raw)
@@ -154,9 +166,6 @@ def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> t
             hint=(f"The other {len(found) - len(missing)} file(s) are there; add the missing ones "
                   f"(each as published, md5-checked)." if partial else
                   f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
-    for name, path in found.items():
-        if path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
-            raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive")
     image_file, label_file = _split_files(spec, train)
     images, labels = read_idx(found[image_file]), read_idx(found[label_file])
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
