@@ -50,7 +50,7 @@ def test_requirements_environment_and_ci_use_the_extras():
     assert lines == ["-e .[lab,test,browser]"], lines   # everything else comes from pyproject.toml
     assert "-r requirements.txt" in (PACKAGE_PARENT / "environment.yml").read_text()
     ci = (PACKAGE_PARENT / ".ci" / "run").read_text()
-    assert "-r requirements.txt" in ci
+    assert "-r requirements.txt" in ci and "pytest -m colab tests/test_colab_env.py" in ci
 
 
 def test_the_helpers_import_without_the_instructors_tools():
