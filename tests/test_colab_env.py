@@ -148,7 +148,7 @@ def _installed(python: Path) -> dict[str, str]:
 def colab_venv() -> dict:
     """``build/colab-venv``: Colab's versions of MATTER (the rest constrained to Colab's too),
     then the student's install as the setup cell does it (no constraints: what would pip change?),
-    then the test tools. Kept, and reused while Colab's list and pyproject.toml are unchanged."""
+    then the test runner. Kept, and reused while Colab's list and pyproject.toml are unchanged."""
     pins = colab_pins()
     venv = PACKAGE_PARENT / "build" / "colab-venv"
     python = venv / "bin" / "python"
@@ -167,7 +167,11 @@ def colab_venv() -> dict:
     report = venv / "student-install.json"
     _pip(python, "install", "--quiet", "--report", str(report), "-e", str(PACKAGE_PARENT))
     student = json.loads(report.read_text())["install"]
-    _pip(python, "install", "--quiet", "-c", str(constraints), "-e", f"{PACKAGE_PARENT}[test]")
+    # the test runner (Colab's pytest; its Jupyter stack is there already), not the test extra's
+    # setuptools (the notebooks' run builds nothing, and Colab pins an older one)
+    tools = [r for r in tomllib.loads((PACKAGE_PARENT / "pyproject.toml").read_text())["project"]
+             ["optional-dependencies"]["test"] if not r.startswith(("course_utils", "setuptools"))]
+    _pip(python, "install", "--quiet", "-c", str(constraints), *tools)
     result = {"stamp": stamp, "before": before, "student_install": student}
     state.write_text(json.dumps(result))
     return result | {"python": python, "pins": pins}
