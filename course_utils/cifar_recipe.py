@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,7 +26,7 @@ from course_utils.estimate import Estimate, estimate_fit
 from course_utils.models.cifar import FastVGG, init_whitening
 from course_utils.optim import make_sgd
 from course_utils.runtime import preferred_memory_format, set_seed
-from course_utils.training import History, ema_model, evaluate, fit
+from course_utils.training import History, ema_model, fit, predict
 
 #: The ingredients :func:`ablation` can take out, and what "out" means.
 INGREDIENTS = {
@@ -82,13 +83,20 @@ class FastRun:
     acc_tta: float
     train_seconds: float
     recipe: FastRecipe = field(default_factory=FastRecipe)
+    right_tta: torch.Tensor | None = field(default=None, repr=False)   #: per test image, with the recipe's TTA
 
-    def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
-        """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""
+    def right(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> torch.Tensor:
+        """Per test image, whether the average (or the ``raw`` weights) with ``tta`` gets it
+        right (a bool tensor on the CPU, in ``test``'s order: for paired comparisons)."""
         model = self.raw_model if raw else self.model
         device = next(model.parameters()).device
         loader = test.loader(1000, memory_format=preferred_memory_format(device, amp=True))
-        return evaluate(model, loader, amp=True, tta=tta)["acc"]
+        _, guesses, labels = predict(model, loader, amp=True, tta=tta)
+        return (guesses == labels).cpu()
+
+    def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
+        """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""
+        return self.right(test, tta=tta, raw=raw).float().mean().item()
 
 
 def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
@@ -103,11 +111,13 @@ def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
 
 
 def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int) -> nn.Module:
-    """The net of ``recipe``, its whitening layer set from 5,000 training images."""
+    """The net of ``recipe``, its whitening layer set from 5,000 training images drawn at
+    random (not the first 5,000: an image-folder export is sorted by class, so those would
+    all be airplanes)."""
     set_seed(seed)
     model = FastVGG(recipe.widths, batchnorm=recipe.batchnorm)
     if recipe.whitening:
-        sample, _ = next(iter(train.loader(5000, memory_format=torch.contiguous_format)))
+        sample, _ = next(iter(train.loader(5000, shuffle=True, seed=seed, memory_format=torch.contiguous_format)))
         init_whitening(model, sample.cpu())
     return model.to(device, memory_format=preferred_memory_format(device, amp=True))
 
@@ -156,25 +166,61 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
     seconds = time.perf_counter() - start
     final = ema.module if ema is not None else model
     run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]) or seconds, recipe)
-    run.acc_tta = run.accuracy(test, tta=recipe.tta)
+    run.right_tta = run.right(test, tta=recipe.tta)
+    run.acc_tta = run.right_tta.float().mean().item()
     run.acc = run.accuracy(test) if recipe.tta and plain else run.acc_tta
     return run
 
 
+@dataclass
+class Ablation:
+    """The ablation's results over seeds: ``acc[run]`` one test accuracy per seed (``run`` is
+    ``"full recipe"`` or an ingredient), ``seconds[run]`` the training time summed over the
+    seeds, and for the ingredients read off the full run (weight averaging, test-time
+    augmentation) ``right[run]``: per test image, the fraction of seeds that got it right,
+    beside ``right["full recipe"]``, for paired comparisons."""
+
+    seeds: list[int]
+    acc: dict[str, list[float]]
+    seconds: dict[str, float]
+    right: dict[str, torch.Tensor]
+
+    def mean(self, run: str) -> float:
+        return sum(self.acc[run]) / len(self.acc[run])
+
+
+#: The ingredients that need no extra training: read off the full recipe's run.
+READ_OFF = ("weight averaging", "test-time augmentation")
+
+
 def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients, *, device,
-             seed: int = 0, progress: bool = False) -> tuple[dict[str, float], dict[str, float]]:
-    """(test accuracy, training seconds) of the full ``recipe`` and of the recipe without each
-    of ``ingredients`` (accuracy with the recipe's test-time augmentation, where it has one).
-    Weight averaging and test-time augmentation are read off the full run: no extra training."""
-    full = train_fast(train, test, recipe, device=device, seed=seed, progress=progress, desc="full recipe")
-    acc, seconds = {"full recipe": full.acc_tta}, {"full recipe": full.train_seconds}
-    for ingredient in ingredients:
-        if ingredient == "test-time augmentation":
-            acc[ingredient], seconds[ingredient] = full.acc, 0.0
-        elif ingredient == "weight averaging":
-            acc[ingredient], seconds[ingredient] = full.accuracy(test, tta=recipe.tta, raw=True), 0.0
-        else:
-            run = train_fast(train, test, recipe.without(ingredient), device=device, seed=seed,
-                             progress=progress, desc=f"without {ingredient}", plain=False)
-            acc[ingredient], seconds[ingredient] = run.acc_tta, run.train_seconds
-    return acc, seconds
+             seeds: Sequence[int] = (0,), progress: bool = False) -> Ablation:
+    """Train the full ``recipe`` and the recipe without each of ``ingredients`` once per seed;
+    test accuracy with the recipe's test-time augmentation, where it has one. Weight
+    averaging and test-time augmentation are read off the full run (the same model on the
+    same images: compare them paired)."""
+    seeds = list(seeds)
+    acc: dict[str, list[float]] = {"full recipe": []}
+    seconds: dict[str, float] = {"full recipe": 0.0}
+    right: dict[str, list[torch.Tensor]] = {}
+    for seed in seeds:
+        full = train_fast(train, test, recipe, device=device, seed=seed, progress=progress, desc="full recipe",
+                          plain=False)
+        full_right = full.right_tta
+        acc["full recipe"].append(full.acc_tta)
+        seconds["full recipe"] += full.train_seconds
+        right.setdefault("full recipe", []).append(full_right)
+        for ingredient in ingredients:
+            if ingredient in READ_OFF:
+                r = (full.right(test) if ingredient == "test-time augmentation"
+                     else full.right(test, tta=recipe.tta, raw=True))
+                right.setdefault(ingredient, []).append(r)
+                acc.setdefault(ingredient, []).append(r.float().mean().item())
+                seconds.setdefault(ingredient, 0.0)
+            else:
+                run = train_fast(train, test, recipe.without(ingredient), device=device, seed=seed,
+                                 progress=progress, desc=f"without {ingredient}", plain=False)
+                acc.setdefault(ingredient, []).append(run.acc_tta)
+                seconds[ingredient] = seconds.get(ingredient, 0.0) + run.train_seconds
+    mean_right = {k: torch.stack(v).float().mean(0) for k, v in right.items()}
+    return Ablation(seeds, acc, seconds, mean_right)

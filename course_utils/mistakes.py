@@ -1,61 +1,87 @@
-"""Common transfer-learning mistakes of the seed code, each measured on a trained model:
-testing in training mode, random crops at test time, and test images of another size than
-the weights were trained on. (Feeding the wrong normalisation is measured by training with
-it: see notebook 05.)"""
+"""Common mistakes of the seed code, each measured on a trained model, image by image, so
+that each can be compared with the right way by a paired test
+(:func:`course_utils.stats.compare_paired`): testing in training mode, random crops at test
+time, and test images of another size than the weights were trained on. (Feeding the wrong
+normalisation is measured by training with it: see notebook 05; on CIFAR-10, notebook 03
+measures the mistakes that do not depend on pretrained weights on 10,000 test images.)"""
 
 from __future__ import annotations
 
 import copy
 import statistics
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from course_utils.data.loader import TensorLoader
 from course_utils.data.photos import AugmentedLoader, ImageList, fixed_images, test_transform, train_transform
-from course_utils.training import evaluate
+from course_utils.training import autocast_context, predict
+
+
+def right_per_image(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False,
+                    tta: str | None = None) -> Tensor:
+    """Per image of ``loader`` (in its order), whether ``model`` in eval mode gets it right
+    (a bool tensor on the CPU)."""
+    _, guesses, labels = predict(model, loader, amp=amp, tta=tta)
+    return (guesses == labels).cpu()
 
 
 @torch.no_grad()
-def accuracy_in_train_mode(model: nn.Module, loader) -> float:
-    """Test accuracy with the model left in training mode (no ``model.eval()``): batch norm
-    normalises with each test batch's own statistics and dropout stays on. Measured on a
-    copy, so the model's running statistics are not touched."""
+def right_in_train_mode(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False) -> Tensor:
+    """Per image, whether the model gets it right when left in training mode (no
+    ``model.eval()``): **every** batch norm normalises with the test batch's own statistics
+    (so the result depends on the loader's batch size) and dropout stays on. Every module is
+    put in training mode, also the parts a :class:`~course_utils.models.transfer.TransferNet`
+    keeps in eval mode while it trains (its frozen body): the mistake is the missing
+    ``eval()``, whatever the model's own ``train()`` does. Measured on a copy, so the model's
+    running statistics are not touched."""
     twin = copy.deepcopy(model)
-    twin.train()
+    for module in twin.modules():
+        module.training = True
     device = next(twin.parameters()).device
-    correct = n = 0
-    for x, y in loader:
-        x, y = x.to(device), y.to(device)
-        correct += int((twin(x).argmax(1) == y).sum())
-        n += len(y)
-    return correct / n
+    right = []
+    with autocast_context(device, amp):
+        for x, y in loader:
+            x, y = x.to(device), y.to(device)
+            right.append((twin(x).argmax(1) == y).cpu())
+    return torch.cat(right)
 
 
-def random_crop_accuracies(model: nn.Module, test: ImageList, *, mean, std, repeats: int = 5,
-                           batch_size: int = 64, seed: int = 0) -> list[float]:
-    """Test accuracy when the test photos get the training transform (a random resized crop
-    and flip) instead of a fixed centre crop, ``repeats`` times: it changes from run to run."""
+def accuracy_in_train_mode(model: nn.Module, loader) -> float:
+    """Test accuracy in training mode (:func:`right_in_train_mode`)."""
+    return right_in_train_mode(model, loader).float().mean().item()
+
+
+def random_crop_right(model: nn.Module, test: ImageList, *, mean, std, repeats: int = 5,
+                      batch_size: int = 64, seed: int = 0) -> Tensor:
+    """When the test photos get the training transform (a random resized crop and flip)
+    instead of a fixed centre crop, measured ``repeats`` times: a bool tensor (repeats,
+    photos), right or wrong. ``.float().mean(1)`` is each measurement's accuracy (it changes
+    from one to the next), ``.float().mean(0)`` each photo's share of right answers."""
     device = next(model.parameters()).device
-    results = []
+    right = []
     for r in range(repeats):
         torch.manual_seed(seed + r)
         loader = AugmentedLoader(test, batch_size, mean=mean, std=std, shuffle=False, device=device,
                                  transform=train_transform(getattr(model, "image_size", 224)))
-        results.append(evaluate(model, loader)["acc"])
-    return results
+        right.append(right_per_image(model, loader))
+    return torch.stack(right)
 
 
-def accuracy_at_size(model, test: ImageList, size: int, resize: int, *, mean, std,
-                     batch_size: int = 64) -> float:
-    """Test accuracy when the photos are resized to ``resize`` and centre-cropped to ``size``
-    (the weights were trained at ``model.image_size``)."""
+def right_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, batch_size: int = 64) -> Tensor:
+    """Per photo, whether the model gets it right when the photos are resized to ``resize``
+    and centre-cropped to ``size`` (the weights were trained at ``model.image_size``)."""
     device = next(model.parameters()).device
     loader = TensorLoader(fixed_images(test, size, resize, test_transform(size, resize)), test.labels,
                           batch_size, mean=mean, std=std, device=device)
     with model.accepting(size):
-        return evaluate(model, loader)["acc"]
+        return right_per_image(model, loader)
+
+
+def accuracy_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, batch_size: int = 64) -> float:
+    """Test accuracy at another size (:func:`right_at_size`)."""
+    return right_at_size(model, test, size, resize, mean=mean, std=std, batch_size=batch_size).float().mean().item()
 
 
 def spread(values: Sequence[float]) -> tuple[float, float, float, float]:

@@ -1,10 +1,25 @@
-"""Honest comparisons of test accuracies: how much of a difference the test set and the seeds
-can tell apart, and verdicts worded from the numbers of the run (never hard-coded prose).
+"""Honest comparisons of test results: what the test set and the seeds can tell apart, and
+verdicts worded from the numbers of the run (never hard-coded prose).
 
-Two sources of noise make an accuracy uncertain: the finite test set (an accuracy ``p`` on
-``n`` images has a binomial standard error ``sqrt(p (1 - p) / n)``) and the run itself (seed,
-batch order: the spread over seeds). :func:`compare` combines both for a difference of means
-and calls it real only when it is more than twice its standard error.
+Two sources of noise make a test accuracy uncertain: the finite test set (an accuracy ``p``
+on ``n`` images has the binomial standard error ``sqrt(p (1 - p) / n)``) and the run itself
+(seed, batch order: the spread over seeds). Three situations, three tests:
+
+* **Runs over seeds** (:func:`compare` with two or more values a side): each mean's variance
+  is the seeds' spread divided by their number plus the test set's binomial variance, and the
+  difference is judged with **Welch's t test** (Welch-Satterthwaite degrees of freedom from the
+  seeds). With 3 seeds a side that needs about 2.8 standard errors, not the normal
+  distribution's 2: a few seeds know their own spread only roughly.
+* **One run a side** (:func:`compare` with a single value): one run cannot show how far
+  another seed would move it. Unless a spread measured elsewhere is handed in
+  (:class:`SeedSpread`, named in the verdict), the verdict says that one seed cannot tell
+  run-to-run noise from a real difference.
+* **The same model on the same test images** (with and without test-time augmentation or
+  weight averaging, eval against train mode, each measured mistake): a **paired** test
+  (:func:`compare_paired`) looks only at the images where the two disagree: McNemar's exact
+  test for right/wrong per image. It is both correct and more sensitive.
+
+A difference is called real at the 95 % level (two-sided).
 """
 
 from __future__ import annotations
@@ -13,6 +28,12 @@ import math
 import statistics
 from dataclasses import dataclass
 from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+
+#: Two-sided significance level of every verdict.
+ALPHA = 0.05
 
 
 def binomial_se(accuracy: float, n_test: int) -> float:
@@ -30,9 +51,38 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+@dataclass(frozen=True)
+class SeedSpread:
+    """A run-to-run standard deviation measured elsewhere, for verdicts on single runs:
+    ``sd`` from ``runs`` seeds, and where it was measured (``source``, named in the verdict)."""
+
+    sd: float
+    runs: int
+    source: str
+
+    @classmethod
+    def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
+        """The spread of ``values`` (at least two runs)."""
+        values = list(values)
+        if len(values) < 2:
+            raise ValueError("a seed spread needs at least two runs")
+        return cls(statistics.stdev(values), len(values), source)
+
+
+def _values(x: Sequence[float] | float) -> list[float]:
+    values = [float(x)] if isinstance(x, (int, float, np.floating)) else [float(v) for v in x]
+    if not values:
+        raise ValueError("no values")
+    return values
+
+
 @dataclass
 class Comparison:
-    """The difference ``a - b`` of two mean accuracies, its standard error, and the verdict."""
+    """The difference ``a - b`` of two means, its standard error, and the verdict.
+
+    ``method`` says which test made it; ``df`` is the t distribution's degrees of freedom
+    (``inf``: the normal distribution); ``p`` the two-sided p-value (``nan`` where one run a
+    side cannot give one)."""
 
     a: str
     b: str
@@ -40,30 +90,141 @@ class Comparison:
     mean_b: float
     difference: float
     se: float
+    method: str
+    df: float = math.inf
+    p: float = math.nan
+    lower_is_better: bool = False
+    note: str = ""
+    paired: bool = False
+
+    @property
+    def decidable(self) -> bool:
+        """False for one run a side without a known seed spread: nothing can be concluded."""
+        return not math.isnan(self.p)
 
     @property
     def real(self) -> bool:
-        """More than twice its standard error away from zero."""
-        return abs(self.difference) > 2 * self.se
+        """The difference is significant at the 95 % level by this comparison's test."""
+        return self.decidable and self.p < ALPHA
 
-    def sentence(self, unit: str = "points") -> str:
-        d = 100 * self.difference
+    @property
+    def critical(self) -> float:
+        """How many standard errors a real difference needs (t or normal quantile)."""
+        return float(sps.t.ppf(1 - ALPHA / 2, self.df)) if math.isfinite(self.df) else float(sps.norm.ppf(1 - ALPHA / 2))
+
+    @property
+    def threshold(self) -> float:
+        """The smallest difference this comparison calls real (in the values' units)."""
+        return self.critical * self.se
+
+    def _names(self) -> tuple[str, float, str, float]:
+        pairs = sorted([(self.a, self.mean_a), (self.b, self.mean_b)], key=lambda t: t[1],
+                       reverse=not self.lower_is_better)
+        return pairs[0][0], pairs[0][1], pairs[1][0], pairs[1][1]
+
+    def sentence(self, unit: str = "points", scale: float = 100.0, digits: int = 3) -> str:
+        """The verdict in words: the winner's number first, the test and its threshold."""
+        d = scale * abs(self.difference)
+        fmt = f".{digits}f"
+        better, hi, worse, lo = self._names()
+        dec = 1 if scale >= 10 else digits
+        unit = f" {unit}" if unit else ""
+        if not self.decidable:
+            return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit}, "
+                    f"but {self.note}")
+        how = f"{self.method}; p = {self.p:.2g}"
+        if not self.paired:
+            how = (f"{self.method}: the 95% threshold is {scale * self.threshold:.{dec}f}{unit}, "
+                   f"{self.critical:.1f} standard errors; p = {self.p:.2g}")
         if not self.real:
-            return (f"{self.a} ({self.mean_a:.3f}) and {self.b} ({self.mean_b:.3f}) differ by {abs(d):.1f} {unit}, "
-                    f"within the noise (2 standard errors = {200 * self.se:.1f} {unit}): this run cannot tell them apart.")
-        (better, hi), (worse, lo) = sorted([(self.a, self.mean_a), (self.b, self.mean_b)], key=lambda t: -t[1])
-        return (f"{better} beats {worse} by {abs(d):.1f} {unit} ({hi:.3f} vs {lo:.3f}), "
-                f"more than 2 standard errors ({200 * self.se:.1f} {unit}): a real difference.")
+            return (f"{self.a} ({self.mean_a:{fmt}}) and {self.b} ({self.mean_b:{fmt}}) differ by {d:.{dec}f}{unit}, "
+                    f"within the noise ({how}): this run cannot tell them apart.")
+        verb = "is lower than" if self.lower_is_better else "beats"
+        return (f"{better} ({hi:{fmt}}) {verb} {worse} ({lo:{fmt}}) by {d:.{dec}f}{unit} ({how}): "
+                f"a real difference.")
+
+
+def _welch_df(parts: list[tuple[float, int]]) -> float:
+    """Welch-Satterthwaite degrees of freedom from (variance of a mean, its runs) pairs; a
+    part from a single run with a known spread counts with that spread's own runs."""
+    num = sum(v for v, _ in parts) ** 2
+    den = sum(v * v / (k - 1) for v, k in parts if k > 1 and v > 0)
+    return num / den if den > 0 else math.inf
 
 
 def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[float] | float,
-            n_test: int) -> Comparison:
-    """Compare accuracies of ``a`` and ``b`` (one value, or one per seed) measured on ``n_test``
-    test examples. Each mean's variance is the spread over its seeds divided by their number
-    (run-to-run noise) plus the test set's binomial variance (which more seeds do not shrink)."""
-    xa = [acc_a] if isinstance(acc_a, (int, float)) else list(acc_a)
-    xb = [acc_b] if isinstance(acc_b, (int, float)) else list(acc_b)
-    (ma, sa), (mb, sb) = mean_std(xa), mean_std(xb)
-    var_a = sa ** 2 / len(xa) + binomial_se(ma, n_test) ** 2
-    var_b = sb ** 2 / len(xb) + binomial_se(mb, n_test) ** 2
-    return Comparison(a, b, ma, mb, ma - mb, math.sqrt(var_a + var_b))
+            n_test: int | None = None, *, spread: SeedSpread | None = None, fixed_b: bool = False,
+            lower_is_better: bool = False) -> Comparison:
+    """Compare ``a`` and ``b`` (one value, or one per seed), accuracies measured on ``n_test``
+    test examples (``None``: not accuracies, e.g. training losses: no binomial term).
+
+    * two or more values a side: Welch's t test on the means (each mean's variance: the seeds'
+      spread / their number + the test set's binomial variance);
+    * a side with one value: its run-to-run spread is unknown; with ``spread`` (measured
+      elsewhere and named) that spread stands in for it, else no verdict is possible and the
+      sentence says so;
+    * ``fixed_b``: ``b`` is a fixed number (chance, a constant baseline), not a run: a one-sample
+      t test of ``a`` against it."""
+    xa, xb = _values(acc_a), _values(acc_b)
+    ma, mb = statistics.fmean(xa), statistics.fmean(xb)
+
+    def test_var(m: float) -> float:
+        return binomial_se(m, n_test) ** 2 if n_test is not None else 0.0
+
+    sides = [(xa, ma)] + ([] if fixed_b else [(xb, mb)])
+    parts: list[tuple[float, int]] = []
+    method = "Welch's t test" if not fixed_b else "t test against a fixed number"
+    for x, m in sides:
+        if len(x) > 1:
+            parts.append((statistics.variance(x) / len(x) + test_var(m), len(x)))
+        elif spread is not None:
+            parts.append((spread.sd ** 2 + test_var(m), spread.runs))
+            method = f"known seed spread ({spread.sd:.3f}, {spread.source})"
+        else:
+            only = f"{a} and {b}" if not fixed_b and len(xa) == len(xb) == 1 else (a if len(xa) == 1 else b)
+            noise = 2 * math.sqrt(sum(test_var(m) for _, m in sides))
+            note = (f"one seed cannot tell run-to-run noise from a real difference (another seed can move "
+                    f"{only} by more than the test set's own noise"
+                    + (f", {100 * noise:.1f} points here" if n_test is not None else "") + "): no verdict.")
+            return Comparison(a, b, ma, mb, ma - mb, noise / 2, "one seed", math.nan, math.nan, lower_is_better, note)
+    se = math.sqrt(sum(v for v, _ in parts))
+    df = _welch_df(parts)
+    if se == 0:
+        p = 0.0 if ma != mb else 1.0
+    else:
+        t = (ma - mb) / se
+        p = float(2 * sps.t.sf(abs(t), df)) if math.isfinite(df) else float(2 * sps.norm.sf(abs(t)))
+    return Comparison(a, b, ma, mb, ma - mb, se, method, df, p, lower_is_better)
+
+
+def compare_paired(a: str, scores_a, b: str, scores_b) -> Comparison:
+    """Compare two ways of testing on the **same** test images, image by image.
+
+    ``scores_*``: per image, 1/0 for right/wrong (a bool tensor or list), or a score in [0, 1]
+    (right in a fraction of several measurements). Only images where the two differ count:
+    how many favour ``a`` against how many favour ``b``, under the null hypothesis a fair coin
+    (for right/wrong this is McNemar's exact test; for scores, the sign test)."""
+    sa = np.asarray(_as_array(scores_a), dtype=float)
+    sb = np.asarray(_as_array(scores_b), dtype=float)
+    if sa.shape != sb.shape or sa.ndim != 1 or sa.size == 0:
+        raise ValueError(f"paired scores need one value per test image, the same images on both sides "
+                         f"(got {sa.shape} and {sb.shape})")
+    d = sa - sb
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    binary = set(np.unique(sa)) <= {0.0, 1.0} and set(np.unique(sb)) <= {0.0, 1.0}
+    p = float(sps.binomtest(wins, wins + losses, 0.5).pvalue) if wins + losses else 1.0
+    se = float(d.std(ddof=1) / math.sqrt(d.size)) if d.size > 1 else 0.0
+    method = (f"McNemar's exact test on the {wins + losses} of {d.size} images where they disagree: "
+              f"{wins} for {a}, {losses} for {b}" if binary else
+              f"sign test on the {wins + losses} of {d.size} images where they differ: {wins} for {a}, {losses} for {b}")
+    return Comparison(a, b, float(sa.mean()), float(sb.mean()), float(d.mean()), se, method, math.inf, p,
+                      paired=True)
+
+
+def _as_array(x):
+    if hasattr(x, "detach"):
+        return x.detach().float().cpu().numpy()
+    return x
+
+
+__all__ = ["ALPHA", "Comparison", "SeedSpread", "binomial_se", "compare", "compare_paired", "mean_std"]

@@ -111,7 +111,8 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
 # ------------------------------------------------------------ 03: learning-rate schedules
 def explore_schedules(*, epochs: int = 30, steps_per_epoch: int = 391, lr: float = 0.1) -> w.VBox:
     """Pick a scheduler and whether it is stepped per epoch or per batch: the learning rate
-    over the run, with the seed's StepLR(step_size=10, gamma=0.1) among them."""
+    over the run, with a StepLR(step_size=10, gamma=0.1) among them (what the seed's comment
+    meant; its code says gamma=0.01)."""
     steps = list(range(epochs * steps_per_epoch))
 
     def curves(interval: str, kinds: Sequence[str]) -> dict[str, list[float]]:

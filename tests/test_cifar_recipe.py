@@ -63,11 +63,38 @@ def test_a_short_run_learns_the_standin_and_reports_everything(tiny):
 def test_ablation_takes_each_ingredient_out(tiny):
     train, test = tiny
     recipe = FastRecipe(epochs=1, batch_size=64, widths=(8, 16, 16))
-    acc, seconds = ablation(train, test, recipe, ["label smoothing", "weight averaging", "test-time augmentation"],
-                            device="cpu")
+    result = ablation(train, test, recipe, ["label smoothing", "weight averaging", "test-time augmentation"],
+                      device="cpu", seeds=[0, 1])
+    acc, seconds = result.acc, result.seconds
     assert list(acc) == ["full recipe", "label smoothing", "weight averaging", "test-time augmentation"]
+    assert all(len(v) == 2 and all(0 <= a <= 1 for a in v) for v in acc.values())
     assert seconds["test-time augmentation"] == 0 and seconds["label smoothing"] > 0
-    assert all(0 <= v <= 1 for v in acc.values())
+    # the read-off ingredients keep per-image results for a paired test, averaged over the seeds
+    assert set(result.right) == {"full recipe", "weight averaging", "test-time augmentation"}
+    assert result.right["full recipe"].shape == (len(test),)
+    assert result.right["full recipe"].mean().item() == pytest.approx(result.mean("full recipe"))
+
+
+def test_whitening_is_fitted_on_a_random_sample_of_a_class_sorted_set():
+    """An image-folder export is sorted by class: the first 5,000 CIFAR-10 training images are
+    all airplanes. The whitening must see every class: the filters fitted on the class-sorted
+    set equal those fitted on a random sample of it (the same seed draws the same images), not
+    those of its first images."""
+    from course_utils.cifar_recipe import build_fast
+    from course_utils.data.loader import ImageData
+    g = torch.Generator().manual_seed(0)
+    n = 6000
+    labels = torch.arange(10).repeat_interleave(n // 10)           # sorted by class
+    # class k's images have colour k: the first 5,000 (classes 0-8) miss the brightest class
+    images = (labels.view(-1, 1, 1, 1) * 25 + torch.randint(0, 6, (n, 3, 8, 8), generator=g)).to(torch.uint8)
+    images = images.repeat(1, 1, 4, 4)                              # 32 x 32
+    classes = [str(i) for i in range(10)]
+    data = ImageData(images, labels, classes, (0.5,) * 3, (0.25,) * 3, "sorted")
+    recipe = FastRecipe(widths=(8, 8, 8))
+    w = build_fast(data, recipe, "cpu", seed=0).whiten.weight.detach()
+    first = build_fast(ImageData(images[:5000], labels[:5000], classes, data.mean, data.std, "first"),
+                       recipe, "cpu", seed=0).whiten.weight.detach()
+    assert not torch.allclose(w, first, atol=1e-3)
 
 
 def test_step_profile_names_the_costly_operations(tiny):

@@ -131,7 +131,7 @@ def test_new_heads_start_xavier_uniform_with_zero_bias():
 
 def test_mistakes_are_measured_on_copies():
     from course_utils.data.photos import ImageList, make_loaders
-    from course_utils.mistakes import accuracy_at_size, accuracy_in_train_mode, random_crop_accuracies
+    from course_utils.mistakes import accuracy_at_size, accuracy_in_train_mode, random_crop_right
     torch.manual_seed(0)
     photos = ImageList([torch.randint(0, 256, (3, 80, 100), dtype=torch.uint8) for _ in range(6)],
                        torch.tensor([0, 1] * 3), ["a", "b"])
@@ -140,8 +140,32 @@ def test_mistakes_are_measured_on_copies():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     _, test_loader = make_loaders(photos, photos, 3, mean=(0.5,) * 3, std=(0.5,) * 3, size=64, resize=72)
     assert 0 <= accuracy_in_train_mode(model, test_loader) <= 1
-    accs = random_crop_accuracies(model, photos, mean=(0.5,) * 3, std=(0.5,) * 3, repeats=2, batch_size=3)
-    assert len(accs) == 2
+    right = random_crop_right(model, photos, mean=(0.5,) * 3, std=(0.5,) * 3, repeats=2, batch_size=3)
+    assert right.shape == (2, 6) and right.dtype == torch.bool
     assert 0 <= accuracy_at_size(model, photos, 48, 56, mean=(0.5,) * 3, std=(0.5,) * 3) <= 1
     assert model.image_size == 64 and not model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # BN stats untouched
+
+
+def test_testing_in_training_mode_puts_a_frozen_body_s_batch_norm_in_training_mode():
+    """The mistake is a missing ``model.eval()``: batch norm then normalises with the test
+    batch's own statistics. A frozen TransferNet keeps its body in eval mode whenever
+    ``train()`` is called, so measuring the mistake with ``.train()`` measured only the
+    head's dropout. Every batch norm of the body must run in training mode."""
+    from torch import nn
+
+    from course_utils.data.photos import ImageList, make_loaders
+    from course_utils.mistakes import right_in_train_mode
+    torch.manual_seed(0)
+    photos = ImageList([torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8) for _ in range(4)],
+                       torch.tensor([0, 1] * 2), ["a", "b"])
+    model = build(pretrained=False).freeze_body().eval()
+    model.image_size = 64
+    seen = []
+    norms = [m for m in model.body.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.register_forward_pre_hook(lambda module, args: seen.append(module.training))
+    _, test_loader = make_loaders(photos, photos, 4, mean=(0.5,) * 3, std=(0.5,) * 3, size=64, resize=72)
+    right = right_in_train_mode(model, test_loader)
+    assert right.shape == (4,) and seen and all(seen), "the frozen body's batch norm ran in eval mode"
+    assert not model.training and not any(m.training for m in norms)     # the model itself untouched

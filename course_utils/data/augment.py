@@ -9,12 +9,15 @@ from torch import Tensor
 
 def random_crop_flip(x: Tensor, generator: torch.Generator | None = None, *, padding: int = 4,
                      flip: bool = True, padding_mode: str = "constant") -> Tensor:
-    """Random crop with ``padding`` pixels on each side, and a random horizontal flip.
+    """Random crop with ``padding`` pixels on each side, and a random horizontal flip, for
+    the whole (N, C, H, W) batch by one gather: a fresh choice per image.
 
-    The same as torchvision's ``RandomCrop(size, padding, padding_mode=...)`` +
-    ``RandomHorizontalFlip()`` per image, done for the whole (N, C, H, W) batch by one gather.
-    ``padding_mode="constant"`` pads with zeros (after normalisation: the data set's mean
-    colour), ``"reflect"`` mirrors the border. ``generator`` must live on ``x``'s device.
+    Like torchvision's ``RandomCrop(size, padding, padding_mode=...)`` +
+    ``RandomHorizontalFlip()`` per image, with one difference in what the padding is: the
+    loader applies this to *normalised* batches, so ``padding_mode="constant"`` pads with
+    zeros of the normalised image, which is the data set's **mean colour** (grey), where
+    torchvision, used on images before ``Normalize``, pads **black** (0). ``"reflect"``
+    mirrors the border, the same either way. ``generator`` must live on ``x``'s device.
     """
     n, c, h, w = x.shape
     dev = x.device

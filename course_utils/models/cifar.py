@@ -125,9 +125,10 @@ def _bn(channels: int) -> nn.BatchNorm2d:
 
 
 class FastVGG(nn.Module):
-    """A VGG-style net reshaped for CIFAR-10 (after Keller Jordan's airbench and David Page's
-    fast CIFAR-10 nets, written for this course): no skip connections, conv-BN-activation
-    stages and pooling like VGG, but
+    """A VGG-style net reshaped for CIFAR-10 (after Keller Jordan's airbench, whose nets are
+    plain, written for this course; David Page's ResNet-9, where this line of fast CIFAR-10
+    trainers began, has residual blocks, this net has none): no skip connections,
+    conv-BN-activation stages and pooling like VGG, but
 
     * a frozen 2x2 *patch-whitening* first layer (:func:`init_whitening`): the first features
       are decorrelated pixel patches, so the rest starts from a well-conditioned input;
