@@ -43,7 +43,7 @@ CUDA_STACK = re.compile(r"^(nvidia-|cuda-|cupy-)")
 #: The packages whose Colab versions the virtual environment gets first (what the notebooks and
 #: their kernel use); everything else it needs is constrained to Colab's version as well.
 MATTER = ("torch", "torchvision", "ipywidgets", "widgetsnbextension", "jupyterlab-widgets", "ipykernel",
-          "ipython", "traitlets", "jupyter-client", "numpy", "matplotlib", "pillow", "tqdm", "pip")
+          "ipython", "traitlets", "jupyter-client", "numpy", "scipy", "matplotlib", "pillow", "tqdm", "pip")
 #: Colab's Python and machine, for the dry run.
 PYTHON_VERSION = "3.13"
 PLATFORMS = [f"manylinux_2_{m}_x86_64" for m in range(35, 4, -1)] + [
