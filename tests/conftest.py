@@ -98,3 +98,39 @@ def tiny_disk(tmp_path_factory):
     yield make
     for folder in reversed(mounts):
         subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def serve():
+    """``serve({"name": bytes or an HTTP status})``: a local HTTP server on 127.0.0.1 that sends
+    each file (with its Content-Length) or answers with that status, 404 for other names;
+    returns its base address. Stopped after the test."""
+    import http.server
+    import threading
+
+    servers = []
+
+    def start(files: dict[str, bytes | int]) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files.get(self.path.rsplit("/", 1)[-1], 404)
+                if isinstance(body, int):
+                    self.send_error(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_port}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

@@ -10,6 +10,13 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.mnist import DATASETS, MNIST_FILES, SMOKE_SIZES, load_mnist, read_idx
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Downloads go to 127.0.0.1:9, where nothing listens: the tests never reach the internet."""
+    for spec in DATASETS.values():
+        monkeypatch.setattr(spec.tv_class, "mirrors", ["http://127.0.0.1:9/"])
+
+
 def test_real_archives_are_verified_and_read_without_writing(mnist_root):
     before = sorted(p.name for p in (mnist_root / "MNIST" / "raw").iterdir())
     test = load_mnist(False, root=mnist_root, smoke=False)
@@ -253,3 +260,29 @@ def test_a_bad_archive_beside_missing_ones_is_named_as_bad(mnist_root):
         with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte.gz is corrupt") as info:
             load_mnist(False, root=mnist_root, smoke=smoke)
         assert info.value.path == bad and "md5 does not match" in str(info.value)
+
+
+def test_download_tries_each_mirror_and_names_each_ones_failure(tmp_path, serve, capsys):
+    from course_utils.data import mnist
+    archives = {f"{p}-{k}-idx{d}-ubyte.gz": gzip.compress(bytes([0, 0, 8, d, 0, 0, 0, 2]) + bytes(2 * 784 ** (d == 3)))
+                for p in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))}
+    good = serve(archives)
+    broken = serve({name: 503 for name in archives})
+
+    class Mirrored:
+        mirrors = [f"{broken}/", f"{good}/"]
+        resources = [(name, hashlib.md5(data).hexdigest()) for name, data in archives.items()]
+    spec = replace(DATASETS["MNIST"], name="Tiny", tv_class=Mirrored)
+    raw = tmp_path / "Tiny" / "raw"
+    mnist._download(spec, tmp_path, raw, timeout=5)          # the first mirror fails, the second serves
+    assert sorted(p.name for p in raw.iterdir()) == sorted(archives)
+    out = capsys.readouterr()
+    assert f"Downloading Tiny: train-images-idx3-ubyte.gz from {good}/train-images-idx3-ubyte.gz" in out.out
+    assert "100%" in out.err
+    Mirrored.mirrors = [f"{broken}/", "http://127.0.0.1:9/"]
+    with pytest.raises(DataMissingError) as info:
+        mnist._download(spec, tmp_path / "other", tmp_path / "other" / "Tiny" / "raw", timeout=5)
+    msg = str(info.value)
+    assert "Every mirror failed:" in msg and "no internet?" not in msg
+    assert f"{broken}/train-images-idx3-ubyte.gz: the server answered HTTP 503 Service Unavailable" in msg
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz: 127.0.0.1 refused the connection" in msg

@@ -215,9 +215,9 @@ def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
                    help="write the static site <out>/site/ (index, gallery, executed notebooks as "
                         "HTML) from the last build's outputs; run nothing")
     p.add_argument("--colab", action="store_true",
-                   help="write the repository's address (from `git remote get-url origin`) into every "
-                        "notebook's setup cell, and 'Open in Colab' badges into the notebooks and "
-                        "README.md; run nothing")
+                   help="write the repository's address (from `git remote get-url origin`) and the "
+                        "commit (HEAD) into every notebook's setup cell, and 'Open in Colab' badges into "
+                        "the notebooks and README.md; run nothing")
     return p.parse_args(argv)
 
 
@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 2
     args = parse_args(argv, root)
     if args.colab:
-        from course_utils.build.colab import ColabError, write_colab
+        from course_utils.build.colab import ColabError, unpushed, write_colab
 
         try:
             changed = write_colab(root)
@@ -241,6 +241,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
             return 2
         print(f"wrote the Colab setup cells and badges: {', '.join(show(p) for p in changed) or 'nothing changed'}",
               file=log)
+        warning = unpushed(root)
+        if warning:
+            print(f"warning: {warning}", file=log)
         return 0
     try:
         smoke, why = resolve_mode(args.smoke, args.full)

@@ -9,8 +9,6 @@ per-user cache when the data root is read-only. The cache records what it was bu
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import pickle
 import sys
@@ -23,7 +21,9 @@ import torch
 from torch import Tensor
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
+from tqdm.auto import tqdm
 
+from course_utils.data.download import download
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
@@ -42,6 +42,8 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 #: torchvision's archive, its md5, and the folder it extracts to.
 ARCHIVE, ARCHIVE_MD5, BATCHES = "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a", "cifar-10-batches-py"
+#: Where torchvision downloads the archive from.
+URL = CIFAR10.url
 #: The image-folder export: <data root>/FOLDER/{train,test}/<class>/*.jpg|png
 FOLDER = "cifar10"
 SPLITS = ("train", "test")
@@ -85,17 +87,16 @@ def _read_archive(archive: Path, train: bool) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(np.concatenate(arrays)), torch.tensor(labels, dtype=torch.long)
 
 
-def _download_archive(root: Path) -> bool:
-    """torchvision's verified download into ``root``; False when it cannot be had."""
+def _download_archive(root: Path, timeout: float = 60.0) -> str | None:
+    """torchvision's archive (its address and md5) downloaded into ``root``, saying what, from
+    where and how big, with a progress bar; None when it is there, else why it could not be had."""
     if not is_writable(root):
-        return False
-    log = io.StringIO()
+        return "the data root is read-only, so nothing can be downloaded into it"
     try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            CIFAR10(str(root), train=True, download=True)
-    except (RuntimeError, OSError, EOFError):
-        return False
-    return (root / ARCHIVE).exists()
+        download(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=timeout, dataset="CIFAR-10")
+    except DataMissingError as exc:
+        return getattr(exc, "cause", str(exc))
+    return None
 
 
 def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
@@ -140,9 +141,10 @@ def decode_files(files: list[Path], workers: int | None = None) -> Tensor:
     def decode(i: int) -> None:
         out[i] = _decode_one(files[i])
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool:
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool, \
+            tqdm(total=len(files), desc="decoding CIFAR-10 images", unit=" images", delay=1) as bar:
         for _ in pool.map(decode, range(len(files)), chunksize=256):
-            pass
+            bar.update()
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
@@ -211,15 +213,14 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     return images, labels
 
 
-def _missing_error(root: Path) -> DataMissingError:
-    read_only = "" if is_writable(root) else " (the data root is read-only, so nothing can be downloaded into it)"
+def _missing_error(root: Path, cause: str | None = None) -> DataMissingError:
+    why = "is not in the data root" + (f" and could not be downloaded: {cause}" if cause else "")
     return DataMissingError(
-        "CIFAR-10", root, [ARCHIVE],
-        why=f"is not in the data root and could not be downloaded{read_only or ' (no internet?)'}",
-        hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}; torchvision.datasets.CIFAR10(root, "
-              f"download=True) fetches it on a machine with internet). Or put an image-folder "
-              f"export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the class folders "
-              f"{', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
+        "CIFAR-10", root, [ARCHIVE], why=why,
+        hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; "
+              f"torchvision.datasets.CIFAR10(root, download=True) fetches it on a machine with internet). "
+              f"Or put an image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
+              f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
 
 
 # ---------------------------------------------------------------- the entry point
@@ -244,8 +245,10 @@ def load_cifar10(
     split = "train" if train else "test"
     seed = 0 if train else 1
     has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
+    cause = None
     if not has_archive and not (root / FOLDER).exists() and download:
-        has_archive = _download_archive(root)
+        cause = _download_archive(root)
+        has_archive = cause is None
     if has_archive:
         images, labels = _from_torchvision(root, train)
         name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)
@@ -253,12 +256,13 @@ def load_cifar10(
         images, labels = load_folder(root, split, subset=SMOKE_SIZES[split] if smoke else None, seed=seed)
         name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
     elif smoke:
-        announce("CIFAR-10", f"no {root / ARCHIVE} and no {root / FOLDER}/")
+        announce("CIFAR-10", f"no {root / ARCHIVE} and no {root / FOLDER}/" + (f"; the download failed: {cause}"
+                                                                            if cause else ""))
         data = make_standin("CIFAR-10", SMOKE_SIZES[split], (3, 32, 32), CIFAR10_CLASSES,
                             CIFAR10_MEAN, CIFAR10_STD, seed=seed)
         return data.to(device)
     else:
-        raise _missing_error(root)
+        raise _missing_error(root, cause)
     note(DataUse(name, source))
     data = ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
     if smoke:

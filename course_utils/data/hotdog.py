@@ -64,9 +64,10 @@ def ensure_hotdog(root: Path | str | None = None, *, download_ok: bool = True,
     else:
         try:
             download(URL, archive, sha1=SHA1, timeout=timeout, dataset=DATASET)
-        except DataMissingError:
-            raise _missing(folder, root, "is not in the data root and could not be downloaded "
-                                         "(no internet?)") from None
+        except DataMissingError as exc:
+            raise _missing(folder, root, f"is not in the data root and could not be downloaded: "
+                                         f"{getattr(exc, 'cause', exc)}") from None
+    print(f"Extracting {archive.name} into {target / FOLDER}", flush=True)
     extract_zip(archive, target)
     if not all((target / FOLDER / s / c).is_dir() for s in SPLITS for c in CLASSES):
         raise CorruptDataError(archive, f"it did not extract to the layout {FOLDER}/"

@@ -4,15 +4,14 @@ uint8 tensors.
 The canonical IDX archives (``<data root>/<name>/raw/*.gz``, the layout torchvision uses) are
 checked against torchvision's md5 sums and read directly, so nothing is ever written beside
 them: a read-only data root works, and there is no extracted copy that could go stale. When
-no archive is there, torchvision downloads them (md5-verified). Files torchvision extracted
-earlier are read when their archive is absent, and a truncated one is named.
+no archive is there, they are downloaded from torchvision's mirrors for the set, md5-verified,
+with a progress bar and the real cause of a failure. Files torchvision extracted earlier are
+read when their archive is absent, and a truncated one is named.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import math
 import zlib
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity
 
+from course_utils.data.download import DownloadError, download
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
@@ -113,9 +113,11 @@ def _present(raw: Path, archive: str) -> Path | None:
     return None
 
 
-def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
-    """torchvision's verified download of every archive into ``root/<name>/raw``; a
-    :class:`DataMissingError` naming the files when that fails."""
+def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) -> None:
+    """Every archive into ``root/<name>/raw`` from torchvision's mirrors for the set, each
+    md5-checked (:func:`~course_utils.data.download.download`: what, from where, how big, a
+    progress bar); a :class:`DataMissingError` naming the files and each mirror's real failure
+    when no mirror gives one."""
     files = list(spec.files)
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
@@ -124,19 +126,24 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
                                why="is not in the data root, which is read-only, so it cannot be "
                                    "downloaded into it")
     before = set(raw.iterdir()) if raw.is_dir() else set()
-    log = io.StringIO()
-    try:  # torchvision prints each mirror it tries; keep that out of a student's notebook
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            spec.tv_class(str(root), train=True, download=True)
-        for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
-            if not check_integrity(str(raw / name), md5):
-                raise RuntimeError(f"{name}: md5 does not match after download")
-    except (RuntimeError, OSError, EOFError):
-        # A download that failed (or failed its md5 check) leaves nothing: no archive that
-        # would make the next run see a data set "partly there" instead of downloading again.
+    try:
+        for name, md5 in spec.files.items():
+            failures = []
+            for mirror in spec.tv_class.mirrors:
+                try:
+                    download(f"{mirror}{name}", raw / name, md5=md5, timeout=timeout, dataset=spec.name)
+                    break
+                except (DataMissingError, DownloadError) as exc:   # this mirror failed: try the next
+                    failures.append(f"  {mirror}{name}: {getattr(exc, 'cause', exc)}")
+            else:
+                raise DataMissingError(spec.name, raw, files, why="is not in the data root and could not be "
+                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint]))
+    except BaseException:
+        # A download that failed leaves nothing: no archive that would make the next run see the
+        # set "only partly there" instead of downloading it again.
         for path in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
             remove(path)
-        raise DataMissingError(spec.name, raw, files, hint=hint) from None
+        raise
 
 
 def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
