@@ -9,6 +9,7 @@ per-user cache when the data root is read-only. The cache records what it was bu
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import sys
