@@ -137,7 +137,7 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) 
                     failures.append(f"  {mirror}{name}: {getattr(exc, 'cause', exc)}")
             else:
                 raise DataMissingError(spec.name, raw, files, why="is not in the data root and could not be "
-                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint]))
+                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint])) from None
     except BaseException:
         # A download that failed leaves nothing: no archive that would make the next run see the
         # set "only partly there" instead of downloading it again.
