@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
+
+from course_utils.files import remove_stale_temporaries, write_atomic  # noqa: F401 (re-exported)
 
 FORMAT = "course_utils.checkpoint/1"
 
@@ -25,35 +27,34 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, damaged, or does not fit the model it is loaded into."""
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but belongs to someone else
-        return True
-    return True
+#: Plain values a checkpoint holds in ``history`` and ``extra`` (besides tensors, and dicts,
+#: lists and tuples of them): what ``torch.load(weights_only=True)`` reads back.
+PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_TORCH_VALUES = (torch.Tensor, torch.dtype, torch.device, torch.Size)
 
 
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete temporary files that an interrupted save of ``path`` left behind (a process
-    killed mid-write, e.g. ``kill -9`` or a Colab disconnect); return them. Files of a save
-    still running in another live process are kept."""
-    removed = []
-    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = tmp.name[len(path.name) + 2:].split(".", 1)[0]
-        if pid.isdigit() and (int(pid) == os.getpid() or _pid_alive(int(pid))):
-            continue
-        tmp.unlink(missing_ok=True)
-        removed.append(tmp)
-    return removed
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+def loadable(value: Any, where: str) -> Any:
+    """``value`` as a checkpoint can hold it and load it back safely: numpy scalars become
+    Python numbers; anything else that is not plain data (a ``Path``, a numpy array, an
+    object) raises :class:`CheckpointError` naming ``where`` it is and what to store instead."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if type(value) in PLAIN or isinstance(value, _TORCH_VALUES):
+        return value
+    if isinstance(value, dict):
+        for key in value:
+            if type(key) not in (str, int):
+                raise CheckpointError(f"{where} has the key {key!r} ({type(key).__name__}); a "
+                                      f"checkpoint's dicts take str or int keys")
+        return {k: loadable(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(loadable(v, f"{where}[{i}]") for i, v in enumerate(value))
+    hint = ("torch.from_numpy(array) or array.tolist()" if isinstance(value, np.ndarray) else
+            "str(path)" if isinstance(value, os.PathLike) else "numbers, strings, lists, dicts or tensors")
+    raise CheckpointError(
+        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a checkpoint "
+        f"cannot hold so that it loads safely (torch.load with weights_only=True); store plain "
+        f"data instead: {hint}. Nothing was written.")
 
 
 def save_checkpoint(
@@ -68,26 +69,18 @@ def save_checkpoint(
     """Write model (and optimizer) state, ``epoch``, ``history`` and ``extra`` to ``path``
     atomically; return ``path``."""
     path = Path(path)
-    state = {"model": model.state_dict(),
+    state = {"model": model.state_dict(), "model_class": type(model).__name__,
              "optimizer": optimizer.state_dict() if optimizer is not None else None,
              "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
-             "epoch": int(epoch), "history": history or {}, "extra": extra or {}}
+             "epoch": int(epoch), "history": loadable(history or {}, "history"),
+             "extra": loadable(extra or {}, "extra")}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
     outer = io.BytesIO()
     torch.save({"format": FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
                 "payload": payload}, outer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        _write_file(tmp, outer.getvalue())
-        os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, outer.getbuffer(), what=f"the checkpoint {path.name}")
     return path
 
 
@@ -108,7 +101,13 @@ def read_checkpoint(path: Path | str, map_location: torch.device | str = "cpu") 
     if hashlib.sha256(payload).hexdigest() != outer["sha256"]:
         raise CheckpointError(f"checkpoint {path} is corrupt: its checksum does not match its "
                               f"contents. Delete it, or train again.")
-    return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    try:
+        return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
+    except Exception as exc:  # e.g. a value only a full unpickler could rebuild
+        raise CheckpointError(f"checkpoint {path} holds something that cannot be loaded safely "
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). It was "
+                              f"written by another program or an older course_utils; save it "
+                              f"again with save_checkpoint.") from None
 
 
 def load_checkpoint(
@@ -126,7 +125,12 @@ def load_checkpoint(
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint {path} does not fit this model: {exc}") from None
+        saved, given = state.get("model_class"), type(model).__name__
+        if saved is not None and saved != given:
+            raise CheckpointError(f"checkpoint {path} holds the weights of a {saved} model, and it "
+                                  f"was given a {given}: build the same model as the run that "
+                                  f"saved it. ({exc})") from None
+        raise CheckpointError(f"checkpoint {path} does not fit this {given} model: {exc}") from None
     if optimizer is not None:
         if state["optimizer"] is None:
             raise CheckpointError(f"checkpoint {path} holds no optimizer state to resume from")

@@ -17,6 +17,7 @@ promotes records into the committed ``results/`` (see :mod:`course_utils.build`)
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import tempfile
@@ -180,12 +181,19 @@ def is_writable(folder: Path) -> bool:
 
 def writable_dir(preferred: Path, purpose: str) -> Path:
     """``preferred`` when files can be written there, else the same place under
-    :func:`cache_dir` (said once per purpose, on stderr). The folder is created."""
+    :func:`cache_dir` (said once per purpose, on stderr). The folder is created. When neither
+    can be written, :class:`~course_utils.files.ReadOnlyError` says so in one sentence."""
     if is_writable(preferred):
         preferred.mkdir(parents=True, exist_ok=True)
         return preferred
     anchor = preferred.anchor
     fallback = cache_dir() / "readonly" / str(preferred)[len(anchor):]
+    if not is_writable(fallback):
+        from course_utils.files import ReadOnlyError
+
+        raise ReadOnlyError(errno.EROFS, (
+            f"{preferred} is read-only, and so is the course's cache {cache_dir()}: {purpose} "
+            f"have nowhere to go. Set COURSE_CACHE to a folder you can write to."))
     if purpose not in _noted:
         _noted.add(purpose)
         print(f"note: {preferred} is read-only; {purpose} go to {fallback} instead.",

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from course_utils.files import write_atomic
 from course_utils.results import load_results
 
 #: Columns of the overview table: heading -> record key.
@@ -153,5 +154,4 @@ def write_results_md(
     text = results_markdown(load_results(results_dir), notebooks=[Path(p).stem for p in notebook_paths],
                             links=notebook_links(notebook_paths, path.parent), mode=mode,
                             built_on=built_on)
-    path.write_text(text)
-    return path
+    return write_atomic(path, text)   # an interrupted write leaves the old RESULTS.md

@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import torch
 
 from course_utils.data import provenance
+from course_utils.files import write_atomic
 from course_utils.paths import results_root
 from course_utils.runtime import mode
 
@@ -51,15 +52,8 @@ def results_path(notebook: str | None = None) -> Path:
 
 
 def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as indented JSON atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    """Write ``data`` as indented JSON atomically (:func:`course_utils.files.write_atomic`)."""
+    return write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def record(*, headline: Sequence[str] = (), **metrics: float | int | str) -> dict:

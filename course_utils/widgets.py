@@ -4,12 +4,16 @@ Each ``explore_*`` function first draws its figure once with the default setting
 (:func:`course_utils.figures.figure`: a static figure for slides and for headless builds), then
 returns the controls and an output area that redraws when a control moves. Nothing slow runs
 on a move: what needs training is computed once in the notebook and handed in.
+
+They work with ipywidgets 7.7 (Colab's) and 8: the only difference they meet is the format of
+an upload's ``value`` (:func:`uploaded_files` reads both).
 """
 
 from __future__ import annotations
 
 import html
-from typing import Callable, Mapping, Sequence
+import sys
+from typing import Any, Callable, Mapping, Sequence
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -27,31 +31,29 @@ from course_utils.pictures import plot_lines, show_feature_maps, show_images
 from course_utils.schedules import SCHEDULES, lr_curve
 
 
-def _redraw(out: w.Output, draw: Callable[[], object], live: bool = True) -> None:
-    """Fill ``out`` with what ``draw`` returns (a figure, or anything displayable). The first
-    fill, while the cell runs, sets the widget's outputs directly: capturing output into an
-    Output widget (``with out:``) during a headless run (nbclient: the build, the tests) can
-    leave the runner waiting for messages. Later fills, from a moved control, capture."""
-    if not live:
-        shown = draw()
-        out.outputs = ()
-        out.append_display_data(shown)
-        if isinstance(shown, plt.Figure):
-            plt.close(shown)
-        return
-    with out:
-        out.clear_output()
-        shown = draw()
-        display(shown)
-        if isinstance(shown, plt.Figure):
-            plt.close(shown)
+def _redraw(out: w.Output, draw: Callable[[], object]) -> None:
+    """Fill ``out`` with what ``draw`` returns (a figure, or anything displayable), replacing what
+    it showed. The outputs are set on the widget directly, not captured (``with out:``): that works
+    the same in ipywidgets 7 and 8, in a browser and in a headless run (nbclient: the build, the
+    tests), where capturing can leave the runner waiting for messages, and a test can read them
+    back."""
+    _show(out, draw())
+
+
+def _show(out: w.Output, *shown: object) -> None:
+    """Replace ``out``'s outputs with ``shown`` (figures are closed once rendered)."""
+    out.outputs = ()
+    for item in shown:
+        out.append_display_data(item)
+        if isinstance(item, plt.Figure):
+            plt.close(item)
 
 
 def _wire(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.Output:
     """Redraw ``out`` whenever a control moves, and fill it once now."""
     for control in controls:
         control.observe(lambda change: _redraw(out, draw), names="value")
-    _redraw(out, draw, live=False)
+    _redraw(out, draw)
     return out
 
 
@@ -181,9 +183,51 @@ def upload_verdict(content: bytes, name: str, model: nn.Module, classes: list[st
     return image, f"{name}: {verdict}" + (f" ({note})" if note else "")
 
 
+#: Colab's widget manager drops a FileUpload of 1 MB or more: the kernel never receives it.
+COLAB_UPLOAD_LIMIT = 1_000_000
+
+
+def on_colab() -> bool:
+    """True in a Colab runtime (its ``google.colab`` module is loaded)."""
+    return "google.colab" in sys.modules
+
+
+def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
+    """(name, content) of each file in a ``FileUpload``'s ``value``, in either of ipywidgets'
+    formats: 8.x a tuple of dicts with ``"name"`` and ``"content"``; 7.x (Colab's) a dict
+    ``{name: {"metadata": {"name": ...}, "content": bytes}}``. Anything else raises
+    :class:`UploadError` saying what it got."""
+    if not value:
+        return []
+    if isinstance(value, Mapping):                       # ipywidgets 7
+        entries = [(name, entry) for name, entry in value.items()]
+    elif isinstance(value, (list, tuple)):               # ipywidgets 8
+        entries = [(entry.get("name") if isinstance(entry, Mapping) else None, entry) for entry in value]
+    else:
+        raise UploadError(f"an upload's value is a {type(value).__name__}: neither ipywidgets 8's "
+                          f"tuple of files nor ipywidgets 7's dict of them")
+    files = []
+    for name, entry in entries:
+        if not isinstance(entry, Mapping) or "content" not in entry:
+            raise UploadError(f"an uploaded file ({name or 'no name'}) came without its content: "
+                              f"expected a dict with 'content', got {type(entry).__name__}")
+        metadata = entry.get("metadata")
+        if isinstance(metadata, Mapping) and metadata.get("name"):
+            name = metadata["name"]
+        files.append((str(name or "the upload"), bytes(entry["content"])))
+    return files
+
+
+#: The upload handler of the last :func:`is_it_a` built, for :func:`upload_photo`.
+_last_upload: Callable[[bytes, str], tuple[object, ...]] | None = None
+
+
 def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, mean, std,
             labels: Sequence[int] | None = None, shown: int = 8) -> w.VBox:
-    """Upload a photo, or pick a test photo: the model says which class, with its probability."""
+    """Upload a photo, or pick a test photo: the model says which class, with its probability.
+    On Colab, whose upload button drops files of 1 MB or more, the widget says so and names
+    :func:`upload_photo`, which takes photos up to 20 MB through Colab's own upload."""
+    global _last_upload
     picks = list(range(min(shown, len(photos))))
     verdicts = [photo_verdict(model, photos[i], classes, mean=mean, std=std) for i in picks]
     titles = [v if labels is None else f"{v}\n(truth: {classes[labels[i]]})" for i, v in zip(picks, verdicts)]
@@ -192,31 +236,61 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
                      ncols=min(4, len(picks)), size=2.0))
     chooser = w.Dropdown(options=[(f"test photo {i + 1}", i) for i in range(len(photos))], value=0,
                          description="photo")
-    upload = w.FileUpload(accept="image/*", multiple=False, description="your photo")
+    colab = on_colab()
+    upload = w.FileUpload(accept="image/*", multiple=False,
+                          description=f"photo < {COLAB_UPLOAD_LIMIT // 1_000_000} MB" if colab else "your photo")
     out = w.Output()
 
-    def show(image: Tensor | None, text: str):
+    def verdict(image: Tensor | None, text: str) -> tuple[object, ...]:
         if image is None:
-            return HTML(f"<p style='color:#a00'>{html.escape(text)}</p>")
-        fig = show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0)
-        return fig
+            return (HTML(f"<p style='color:#a00'>{html.escape(text)}</p>"),)
+        return (HTML(f"<p>{html.escape(text)}</p>"),
+                show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0))
 
-    def on_pick(change, live=True):
+    def on_pick(change):
         i = chooser.value
-        _redraw(out, lambda: show(photos[i], photo_verdict(model, photos[i], classes, mean=mean, std=std)),
-                live=live)
+        _show(out, *verdict(photos[i], photo_verdict(model, photos[i], classes, mean=mean, std=std)))
+
+    def answer(content: bytes, name: str) -> tuple[object, ...]:
+        shown = verdict(*upload_verdict(content, name, model, classes, mean=mean, std=std))
+        _show(out, *shown)
+        return shown
 
     def on_upload(change):
-        files = upload.value
-        if not files:
+        try:
+            files = uploaded_files(upload.value)
+        except UploadError as err:
+            _show(out, *verdict(None, str(err)))
             return
-        item = files[0]
-        image, text = upload_verdict(bytes(item["content"]), item["name"], model, classes, mean=mean, std=std)
-        _redraw(out, lambda: show(image, text))
+        if files:
+            answer(files[-1][1], files[-1][0])
     chooser.observe(on_pick, names="value")
     upload.observe(on_upload, names="value")
-    on_pick(None, live=False)
-    return w.VBox([w.HBox([chooser, upload]), out])
+    on_pick(None)
+    _last_upload = answer
+    rows: list[w.Widget] = [w.HBox([chooser, upload])]
+    if colab:
+        rows.append(w.HTML("Colab's upload button drops photos of 1 MB or more. For a larger one (up to "
+                           "20 MB) run <code>from course_utils.widgets import upload_photo; upload_photo()"
+                           "</code> in a new cell."))
+    return w.VBox([*rows, out])
+
+
+def upload_photo() -> list[str]:
+    """Colab: upload photos with Colab's own file picker (``google.colab.files.upload()``, no 1 MB
+    limit) and show the last :func:`is_it_a`'s verdict on each, in this cell and in the widget;
+    returns the files' names."""
+    if not on_colab():
+        raise RuntimeError("upload_photo() uses Colab's file picker; elsewhere use the widget's upload "
+                           "button, which takes photos up to 20 MB.")
+    if _last_upload is None:
+        raise RuntimeError("run the cell with is_it_a(...) first: its model gives the verdict.")
+    from google.colab import files
+
+    uploaded = files.upload()
+    for name, content in uploaded.items():
+        display(*_last_upload(bytes(content), name))
+    return list(uploaded)
 
 
 def _square(image: Tensor, size: int = 160) -> Tensor:

@@ -75,3 +75,62 @@ def _isolated_outputs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("COURSE_RESULTS", str(out / "results"))
     monkeypatch.setenv("COURSE_CACHE", str(out / "cache"))
     monkeypatch.delenv("COURSE_STANDIN_LOG", raising=False)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path_factory):
+    """``make(kib) -> folder``: a folder on a file system of only ``kib`` KiB (a tmpfs), to meet
+    a full disk for real. Needs root (as CI runs); skips otherwise."""
+    mounts: list[Path] = []
+
+    def make(kib: int = 64) -> Path:
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tiny file system needs root")
+        folder = tmp_path_factory.mktemp("tiny-disk")
+        try:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(folder)],
+                           check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            pytest.skip(f"cannot mount a tmpfs here ({exc})")
+        mounts.append(folder)
+        return folder
+
+    yield make
+    for folder in reversed(mounts):
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def serve():
+    """``serve({"name": bytes or an HTTP status})``: a local HTTP server on 127.0.0.1 that sends
+    each file (with its Content-Length) or answers with that status, 404 for other names;
+    returns its base address. Stopped after the test."""
+    import http.server
+    import threading
+
+    servers = []
+
+    def start(files: dict[str, bytes | int]) -> str:
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files.get(self.path.rsplit("/", 1)[-1], 404)
+                if isinstance(body, int):
+                    self.send_error(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        servers.append(httpd)
+        return f"http://127.0.0.1:{httpd.server_port}"
+
+    yield start
+    for httpd in servers:
+        httpd.shutdown()
+        httpd.server_close()

@@ -81,6 +81,48 @@ def test_site_index_and_gallery_render_with_every_image(browser, tmp_path):
     assert browser.find_element(By.TAG_NAME, "h1").text == "Every figure of the course"
 
 
+def calculator_text(driver, cell) -> str:
+    """The layer calculator's output as the page shows it now, read in one step inside the
+    page. The widget replaces its output element whenever a slider moves, so an element looked
+    up first and read afterwards may be gone by then (StaleElementReferenceException)."""
+    return driver.execute_script(
+        "return Array.from(arguments[0].querySelectorAll('pre.course-calculator'))"
+        ".map(e => e.innerText).join('\\n')", cell)
+
+
+def shows(cell, size: str):
+    """A wait condition: the calculator's text once it says ``output: <size>``."""
+    def check(driver) -> str | bool:
+        text = calculator_text(driver, cell)
+        return text if f"output: {size}" in text else False
+    return check
+
+
+def test_waiting_for_the_calculator_survives_its_output_being_replaced(browser, tmp_path):
+    """A page that replaces its calculator output element every few milliseconds, as the widget
+    does when a slider moves (in a burst here). Looking the element up and then reading it, as
+    the check did, failed with StaleElementReferenceException; reading it in one step does not."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    page = tmp_path / "churn.html"
+    page.write_text("""<!doctype html><div id="cell"><pre class="course-calculator">output: 64x55x55</pre></div>
+<script>
+let n = 0;
+setInterval(() => {
+  for (let i = 0; i < 20; i++) {
+    const pre = document.createElement("pre");
+    pre.className = "course-calculator";
+    pre.textContent = ++n > 2000 ? "output: 64x44x44" : "output: 64x55x55";
+    document.querySelector("#cell pre").replaceWith(pre);
+  }
+}, 1);
+</script>""")
+    browser.get(page.as_uri())
+    cell = browser.find_element(By.ID, "cell")
+    assert "output: 64x44x44" in WebDriverWait(browser, 60).until(shows(cell, "64x44x44"))
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -128,6 +170,7 @@ def jupyterlab(tmp_path):
 def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
     """Open notebook 04, run the calculator cell, move the stride slider one step to the
     right, and read the output size back from the page."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
@@ -135,7 +178,8 @@ def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
 
     url, token = jupyterlab
     browser.get(f"{url}/lab/tree/notebooks/04_alexnet_arithmetic.ipynb?token={token}")
-    wait = WebDriverWait(browser, 120)
+    wait = WebDriverWait(browser, 120,
+                         ignored_exceptions=(NoSuchElementException, StaleElementReferenceException))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, ".jp-Notebook .jp-Cell")))
     wait.until(lambda d: "Idle" in d.find_element(By.CSS_SELECTOR, ".jp-Toolbar").text
                or d.find_elements(By.CSS_SELECTOR, ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
@@ -144,15 +188,13 @@ def test_layer_calculator_in_jupyterlab(browser, jupyterlab):
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     cell.find_element(By.CSS_SELECTOR, ".cm-content").click()
     cell.find_element(By.CSS_SELECTOR, ".cm-content").send_keys(Keys.SHIFT, Keys.ENTER)
-    pre = wait.until(lambda d: cell.find_elements(By.CSS_SELECTOR, "pre.course-calculator"))
-    assert "output: 64x55x55" in pre[0].text
+    wait.until(shows(cell, "64x55x55"))
     slider = next(s for s in cell.find_elements(By.CSS_SELECTOR, ".widget-slider")
                   if s.find_element(By.CSS_SELECTOR, ".widget-label").text == "stride")
     handle = slider.find_element(By.CSS_SELECTOR, ".noUi-handle")
     handle.click()
     handle.send_keys(Keys.ARROW_RIGHT)
-    wait.until(lambda d: "output: 64x44x44" in cell.find_element(By.CSS_SELECTOR, "pre.course-calculator").text)
-    text = cell.find_element(By.CSS_SELECTOR, "pre.course-calculator").text
+    text = wait.until(shows(cell, "64x44x44"))
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", cell)
     browser.get_screenshot_as_file(str(SHOTS / "layer_calculator.png"))
     (SHOTS / "layer_calculator.txt").write_text(text + "\n")

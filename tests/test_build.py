@@ -6,6 +6,8 @@ import io
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -110,7 +112,9 @@ def test_build_stops_at_a_failing_cell_and_names_it(tmp_path):
     assert "ValueError: deliberate failure" in out
     assert (tmp_path / "nb" / "03_broken.ipynb").read_bytes() == source
 
-    partial = nbformat.read(tmp_path / "build" / "smoke" / "notebooks" / "03_broken.ipynb", as_version=4)
+    kept = tmp_path / "build" / "smoke" / "partial" / "notebooks" / "03_broken.ipynb"
+    assert f"The notebook as far as it ran, with the traceback: {kept}" in out
+    partial = nbformat.read(kept, as_version=4)
     code = [c for c in partial.cells if c.cell_type == "code"]
     assert code[1].outputs[0]["output_type"] == "error" and code[2].outputs == []
     assert not (tmp_path / "build" / "smoke" / "RESULTS.md").exists()   # a failed build writes none
@@ -343,22 +347,29 @@ def test_widget_cells_run_headless_without_blocking(tmp_path):
 
 
 def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
-    """--jobs 2: two kernels at once (their sleeps overlap), each line names its notebook, and
-    the summary and records come in the notebooks' order."""
+    """--jobs 2: two kernels at once, each line names its notebook, and the summary and records
+    come in the notebooks' order. 01_a and 02_b each wait for a file the other writes, which
+    only two notebooks running at the same time can both see (no timing threshold: on a busy
+    machine a kernel may take seconds longer to start)."""
+    partner = {"01_a": "02_b", "02_b": "01_a", "03_c": "03_c"}
     for name in ("01_a", "02_b", "03_c"):
         make_notebook(tmp_path / "nb" / f"{name}.ipynb", [
             f"from course_utils.results import record, start_notebook\nstart_notebook('{name}', 'cpu')",
-            "import time\nstarted = time.time()\ntime.sleep(2)",
-            f"record(name='{name}', started=started)"])
+            f"import pathlib, time\nflags = pathlib.Path({str(tmp_path)!r})\n"
+            f"(flags / '{name}.running').touch()\n"
+            f"for _ in range(600):\n"
+            f"    met = (flags / '{partner[name]}.running').exists()\n"
+            f"    if met:\n        break\n    time.sleep(0.1)",
+            f"record(name='{name}', met=met)"])
     log = io.StringIO()
     rc = build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
                      "--results-md", str(tmp_path / "R.md")], stream=log)
     out = log.getvalue()
     assert rc == 0, out
     assert "3 notebook(s), 2 at a time" in out.splitlines()[0]
-    starts = {n: json.loads((tmp_path / "results" / f"{n}.json").read_text())["metrics"]["started"]
-              for n in ("01_a", "02_b", "03_c")}
-    assert abs(starts["01_a"] - starts["02_b"]) < 1.8       # side by side, not 2 s + a kernel start apart
+    met = {n: json.loads((tmp_path / "results" / f"{n}.json").read_text())["metrics"]["met"]
+           for n in ("01_a", "02_b")}
+    assert met == {"01_a": True, "02_b": True}          # side by side: each saw the other running
     summary = out[out.index("Summary"):]
     assert summary.index("01_a") < summary.index("02_b") < summary.index("03_c")
     assert re.search(r"^\[2/3\] 02_b +cell +2/3 ", out, re.M)
@@ -406,3 +417,81 @@ def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
     done = subprocess.run([sys.executable, "-c", code, *notebooks], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["None", "True"]
+
+
+# ---------------------------------------------------------------- builds at once, failed builds
+def build_process(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = dict(os.environ, COURSE_SMOKE="1")
+    return subprocess.Popen([sys.executable, "-m", "course_utils.build", *args, *dirs(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def read_until(proc: subprocess.Popen, text: str) -> str:
+    """The process's output up to the first line holding ``text`` (all of it if none does)."""
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if text in line:
+            break
+    return "".join(seen)
+
+
+def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
+    """Build 01 is half-way (one of its three figures made) when build 04 starts and finishes.
+    Before, the builds shared <out>/staging: 04 deleted 01's first figure and moved whatever was
+    there, and 01 ended with 2 of its 3 figures while both exited 0."""
+    go = tmp_path / "04 has run"
+    make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
+        "from course_utils.results import record, start_notebook\nstart_notebook('01_slow', 'cpu')\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.pictures import save_figure\n"
+        "save_figure(plt.figure(), 'one')",
+        f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n"
+        f"        break\n    time.sleep(0.1)",
+        "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); record(figures=3)"])
+    make_notebook(tmp_path / "nb" / "04_quick.ipynb", [
+        "from course_utils.results import record, start_notebook\nstart_notebook('04_quick', 'cpu')\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.pictures import save_figure\n"
+        "save_figure(plt.figure(), 'only'); record(figures=1)",
+        f"import pathlib\npathlib.Path({str(go)!r}).touch()"])
+    first = build_process(tmp_path, "01")
+    head = read_until(first, "cell  2/3")                # 01 has made its first figure
+    second = build_process(tmp_path, "04")
+    out2, _ = second.communicate(timeout=300)
+    out1 = head + first.communicate(timeout=300)[0]
+    assert first.returncode == 0 and second.returncode == 0, out1 + out2
+    assert sorted(p.name for p in (tmp_path / "figures" / "01_slow").iterdir()) == ["one.png", "three.png", "two.png"]
+    assert sorted(p.name for p in (tmp_path / "figures" / "04_quick").iterdir()) == ["only.png"]
+    for name, n in (("01_slow", 3), ("04_quick", 1)):
+        assert json.loads((tmp_path / "results" / f"{name}.json").read_text())["metrics"]["figures"] == n
+        assert (tmp_path / "build" / "smoke" / "notebooks" / f"{name}.ipynb").exists()
+    report = (tmp_path / "build" / "smoke" / "RESULTS.md").read_text()
+    assert "01_slow" in report and "04_quick" in report
+    assert list((tmp_path / "build" / "smoke" / "staging").iterdir()) == []   # nothing left behind
+
+
+def test_a_build_waits_while_another_moves_its_outputs(tmp_path):
+    from course_utils.build.outputs import promotion_lock
+    make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
+    with promotion_lock(tmp_path / "build" / "smoke"):    # as another build would, promoting
+        proc = build_process(tmp_path, "--device", "cpu")
+        waiting = read_until(proc, "waiting for")
+        assert f"waiting for the build with process id {os.getpid()} to finish" in waiting, waiting
+        assert not (tmp_path / "figures" / "01_tiny").exists()   # it moved nothing meanwhile
+    rest, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, waiting + rest
+    assert (tmp_path / "figures" / "01_tiny" / "line.png").exists()
+
+
+def test_a_failed_build_leaves_the_executed_notebooks_as_they_were(tmp_path):
+    """README lists build/notebooks/ among what is written only when every notebook ran; before,
+    a failed build overwrote build/notebooks/<nb>.ipynb with the failed run."""
+    make_notebook(tmp_path / "nb" / "02_broken.ipynb", BAD)
+    executed = tmp_path / "build" / "notebooks" / "02_broken.ipynb"
+    before = make_notebook(executed, ["print('the last good run')"])
+    log = io.StringIO()
+    assert build.main([*dirs(tmp_path)], stream=log) == 1
+    assert executed.read_bytes() == before
+    kept = tmp_path / "build" / "partial" / "notebooks" / "02_broken.ipynb"
+    assert "deliberate failure" in kept.read_text()
+    assert f"The notebook as far as it ran, with the traceback: {kept}" in log.getvalue()
+    assert list((tmp_path / "build" / "staging").iterdir()) == []

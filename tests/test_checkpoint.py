@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -36,7 +39,7 @@ def test_interrupted_write_keeps_previous(tmp_path, monkeypatch):
         p.write_bytes(data[: len(data) // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ckpt, "_write_file", dies_halfway)
+    monkeypatch.setattr("course_utils.files._write_file", dies_halfway)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, net(1), epoch=2)
     assert path.read_bytes() == before
@@ -61,8 +64,10 @@ def test_corrupt_checkpoint_is_named(tmp_path, damage):
 
 def test_wrong_model_and_missing_file(tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", net(0))
-    with pytest.raises(CheckpointError, match="does not fit this model"):
+    with pytest.raises(CheckpointError, match="holds the weights of a Sequential model, and it was given a Linear"):
         load_checkpoint(path, nn.Linear(4, 2))
+    with pytest.raises(CheckpointError, match="does not fit this Sequential model"):
+        load_checkpoint(path, nn.Sequential(nn.Linear(4, 3)))
     with pytest.raises(CheckpointError, match="no checkpoint at"):
         load_checkpoint(tmp_path / "none.pt", net(0))
 
@@ -100,3 +105,42 @@ def test_optimizer_of_another_kind_is_named(tmp_path):
     path = save_checkpoint(tmp_path / "c.pt", model, sgd)
     with pytest.raises(CheckpointError, match="holds the state of a SGD optimizer, and it was given a Adam"):
         load_checkpoint(path, net(1), torch.optim.Adam(net(1).parameters()))
+
+
+@pytest.mark.parametrize("where, history, extra, converted", [
+    ("history", {"acc": [np.float64(0.5)]}, None, {"acc": [0.5]}),      # numpy scalars: converted
+    ("extra", None, {"seed": np.int64(3), "lr": np.float32(0.5)}, {"seed": 3, "lr": 0.5}),
+])
+def test_numpy_scalars_are_stored_as_numbers_and_load_back(tmp_path, where, history, extra, converted):
+    path = save_checkpoint(tmp_path / "c.pt", net(0), history=history, extra=extra)
+    state = load_checkpoint(path, net(1))
+    assert state[where] == converted and all(type(v) in (int, float, list) for v in state[where].values())
+
+
+@pytest.mark.parametrize("extra, where, advice", [
+    ({"folder": Path("x")}, r"extra\['folder'\] is a pathlib\.\w*Path", r"str\(path\)"),
+    ({"mean": np.array([0.5])}, r"extra\['mean'\] is a numpy\.ndarray", r"torch\.from_numpy"),
+    ({"runs": [{"when": slice(1, 2)}]}, r"extra\['runs'\]\[0\]\['when'\] is a builtins\.slice", "plain data"),
+])
+def test_what_cannot_be_loaded_safely_is_refused_at_save_time(tmp_path, extra, where, advice):
+    """Before: saved without a word, then load_checkpoint failed with a raw UnpicklingError."""
+    path = tmp_path / "c.pt"
+    with pytest.raises(CheckpointError, match=f"{where}.*{advice}"):
+        save_checkpoint(path, net(0), extra=extra)
+    assert not path.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_that_cannot_be_loaded_safely_is_a_checkpoint_error(tmp_path):
+    """One written by an older course_utils (a numpy value inside): CheckpointError, never a raw
+    UnpicklingError suggesting weights_only=False."""
+    import hashlib
+    import io
+    buffer = io.BytesIO()
+    torch.save({"model": net(0).state_dict(), "optimizer": None, "epoch": 1,
+                "history": {"acc": [np.float64(0.5)]}, "extra": {}}, buffer)
+    payload = buffer.getvalue()
+    torch.save({"format": ckpt.FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+                "payload": payload}, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match="cannot be loaded safely") as info:
+        load_checkpoint(tmp_path / "old.pt", net(1))
+    assert "weights_only=False" not in str(info.value)

@@ -224,13 +224,15 @@ def test_missing_class_folder_is_named(tmp_path):
     assert "cat" not in info.value.files
 
 
-def test_missing_data_full_mode_says_what_to_put_where(tmp_path, capsys):
+def test_missing_data_full_mode_says_what_to_put_where(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cifar, "URL", f"http://127.0.0.1:9/{ARCHIVE}")     # nothing listens there
     with pytest.raises(DataMissingError) as info:
-        load_cifar10(True, root=tmp_path, smoke=False)  # tries the download (offline: fails)
+        load_cifar10(True, root=tmp_path, smoke=False)  # tries the download: refused
     msg = str(info.value)
     assert ARCHIVE in msg and str(tmp_path / "cifar10") in msg and "airplane" in msg
+    assert "could not be downloaded: 127.0.0.1 refused the connection" in msg
     out = capsys.readouterr()
-    assert "Downloading" not in out.out + out.err and "Traceback" not in out.out + out.err
+    assert "Traceback" not in out.out + out.err
     assert info.value.__cause__ is None
 
 
@@ -282,3 +284,17 @@ def test_real_batches_are_normalised(real_test_split):
     per_channel_mean, per_channel_std = x.mean((0, 2, 3)), x.std((0, 2, 3))
     assert per_channel_mean.abs().max() < 0.05
     assert (per_channel_std - 1).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("smoke", [False, True])
+def test_a_failed_download_gives_its_real_cause(tmp_path, serve, monkeypatch, smoke, capsys):
+    base = serve({})                                    # every name: 404
+    monkeypatch.setattr(cifar, "URL", f"{base}/{ARCHIVE}")
+    if smoke:
+        assert load_cifar10(False, root=tmp_path, smoke=True).standin
+        assert "the download failed: the server answered HTTP 404 Not Found" in capsys.readouterr().err
+    else:
+        with pytest.raises(DataMissingError, match="could not be downloaded: the server answered HTTP 404 Not Found"):
+            load_cifar10(True, root=tmp_path, smoke=False)
+        assert f"Downloading CIFAR-10: {ARCHIVE} from {base}/{ARCHIVE} into {tmp_path}" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []

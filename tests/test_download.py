@@ -87,3 +87,97 @@ def test_extract_zip_and_refuse_damaged(tmp_path):
     with pytest.raises(CorruptDataError, match="set.zip is corrupt"):
         extract_zip(archive, tmp_path / "other")
     assert list((tmp_path / "other").iterdir()) == []
+
+
+# ------------------------------------------- against a local HTTP server (127.0.0.1 only)
+GOOD = b"a data set " * 30_000          # 330 kB, announced
+
+
+@pytest.fixture
+def server():
+    """A local server: /good.bin (announced and sent), /short.bin (announces 1,000 bytes, sends
+    10), /missing.bin (404), /busy.bin (503). Yields its base address."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[-1]
+            if name in ("good.bin", "short.bin"):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(GOOD)) if name == "good.bin" else "1000")
+                self.end_headers()
+                self.wfile.write(GOOD if name == "good.bin" else b"0123456789")
+            else:
+                self.send_error(503 if name == "busy.bin" else 404)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers."""
+    import socket
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
+
+
+def test_a_download_says_what_from_where_how_big_with_a_bar(server, tmp_path, capsys):
+    dest = tmp_path / "good.bin"
+    download(f"{server}/good.bin", dest, sha1=hashlib.sha1(GOOD).hexdigest(), dataset="A set")
+    out = capsys.readouterr()
+    assert f"Downloading A set: good.bin from {server}/good.bin into {tmp_path}" in out.out
+    assert "good.bin (0.3 MB)" in out.err and "100%" in out.err   # tqdm's bar, with the size
+    assert dest.read_bytes() == GOOD and list(tmp_path.iterdir()) == [dest]
+    download(f"{server}/good.bin", dest, sha1=hashlib.sha1(GOOD).hexdigest(), quiet=True)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("name, cause", [
+    ("missing.bin", "the server answered HTTP 404 Not Found"),
+    ("busy.bin", "the server answered HTTP 503 Service Unavailable"),
+])
+def test_an_http_error_is_named_not_guessed(server, tmp_path, name, cause):
+    with pytest.raises(DataMissingError) as info:
+        download(f"{server}/{name}", tmp_path / name, timeout=5, dataset="A set")
+    assert f"Downloading {server}/{name} failed: {cause}." in str(info.value) and info.value.cause == cause
+    assert "no internet?" not in str(info.value) and list(tmp_path.iterdir()) == []
+
+
+def test_a_truncated_transfer_is_refused_with_its_numbers(server, tmp_path):
+    with pytest.raises(DownloadError, match="truncated: got 10 of 1,000 bytes"):
+        download(f"{server}/short.bin", tmp_path / "short.bin", timeout=5)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_server_that_never_answers_times_out_with_that_cause(silent_server, tmp_path):
+    with pytest.raises(DataMissingError) as info:
+        download(f"{silent_server}/slow.bin", tmp_path / "slow.bin", timeout=1)
+    assert info.value.cause == "no answer from 127.0.0.1 within 1 s", info.value.cause
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_refused_connection_and_unknown_name_are_said(tmp_path):
+    import socket
+    import ssl
+    import urllib.error
+
+    from course_utils.data.download import describe_failure
+    with pytest.raises(DataMissingError) as info:
+        download("http://127.0.0.1:9/none.zip", tmp_path / "none.zip", timeout=2)
+    assert info.value.cause == "127.0.0.1 refused the connection"
+    dns = urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+    assert describe_failure(dns, "https://example.org/x", 30) == (
+        "the name example.org could not be resolved (Name or service not known): no internet, or no DNS?")
+    bad_cert = urllib.error.URLError(ssl.SSLCertVerificationError(1, "certificate verify failed"))
+    assert describe_failure(bad_cert, "https://example.org/x", 30).startswith("SSL error talking to example.org")

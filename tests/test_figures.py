@@ -3,6 +3,7 @@
 import io
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -121,3 +122,42 @@ def test_build_figures_only_redraws_what_the_build_made(tmp_path):
     assert build.main(["01", "--figures-only", "--style", "slides", *dirs(tmp_path), "--figures",
                        str(tmp_path / "slides")], stream=log) == 0
     assert len(list((tmp_path / "slides" / "01_kinds").glob("*.png"))) == 6
+
+
+@pytest.mark.parametrize("damage", ["half a thumbnail", "a list", "a list of figures"])
+def test_figures_only_names_a_damaged_saved_run_and_redraws_the_others(tmp_path, damage):
+    """Valid JSON, damaged inside: before, a raw binascii.Error or AttributeError stopped
+    --figures-only, the notebooks after it were not redrawn, and the damaged one was left with a
+    mix of new and old figures."""
+    from tests.test_build import dirs, make_notebook
+    for name in ("01_a", "02_b", "03_c"):
+        make_notebook(tmp_path / "nb" / f"{name}.ipynb", ["x = 1"])
+        results.start_notebook(name)
+        figure("curves", "curves", caption="curves", runs={"a": HISTORY}, metric="test_acc")
+        figure("digits", "images", caption="digits", images=torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+        plt.close("all")
+    runs = runs_path("02_b")
+    saved = json.loads(runs.read_text())
+    if damage == "half a thumbnail":
+        thumbs = saved["figures"]["digits"]["data"]["images"]["__images__"]
+        thumbs[0] = thumbs[0][: len(thumbs[0]) // 2]
+    elif damage == "a list":
+        saved = []
+    else:
+        saved["figures"] = [saved["figures"]["curves"]]
+    runs.write_text(json.dumps(saved))
+    old = tmp_path / "figures" / "02_b"
+    old.mkdir(parents=True)
+    for name in ("curves.png", "digits.png"):
+        (old / name).write_bytes(b"the figure as it was")
+    log = io.StringIO()
+    rc = build.main(["--figures-only", *dirs(tmp_path), "--results", str(runs.parent)], stream=log)
+    out = log.getvalue()
+    assert rc == 1 and "Traceback" not in out
+    assert f"02_b: no figures redrawn ({old} left as it was)" in out
+    assert str(runs) in out and ("damaged" in out or "not a saved run" in out)
+    for name in ("01_a", "03_c"):                                   # the others are redrawn
+        assert sorted(p.name for p in (tmp_path / "figures" / name).iterdir()) == ["curves.png", "digits.png"]
+    assert {p.name: p.read_bytes() for p in old.iterdir()} == {    # the damaged one: as it was
+        "curves.png": b"the figure as it was", "digits.png": b"the figure as it was"}
+    assert [p.name for p in (tmp_path / "figures").iterdir() if p.name.startswith(".")] == []

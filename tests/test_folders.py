@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from course_utils.data.errors import DataMissingError
-from course_utils.data.folders import NotAnImageError, list_split, open_rgb, to_rgb
+from course_utils.data.folders import FolderLayoutError, NotAnImageError, list_split, open_rgb, to_rgb
 from course_utils.data.photos import load_photo_folder, small_images_note
 
 
@@ -116,3 +116,64 @@ def test_small_photos_get_a_note(tmp_path, capsys):
     note = small_images_note(data, 224)
     assert note.startswith("note: 18 of 18") and "the smallest: 40 px" in note
     assert small_images_note(data, 64) is None
+
+
+# ---------------------------------------------------------------- what a listing must not skip
+def two_classes(root: Path) -> Path:
+    for name in ("hotdog", "not-hotdog"):
+        image_files(root / "train" / name)
+    return root / "train" / "hotdog"
+
+
+def test_a_symbolic_link_loop_is_named_not_a_raw_oserror(tmp_path):
+    folder = two_classes(tmp_path)
+    (folder / "self.jpg").symlink_to("self.jpg")          # ln -s self.jpg train/hotdog/self.jpg
+    with pytest.raises(FolderLayoutError, match="self.jpg is a symbolic link that cannot be followed.*itself"):
+        list_split(tmp_path / "train")
+
+
+def test_a_symbolic_link_loop_in_the_cifar_export_is_named(tmp_path):
+    from course_utils.data.cifar import load_cifar10
+    from test_cifar import write_export
+    write_export(tmp_path, "train")
+    (tmp_path / "cifar10" / "train" / "cat" / "loop.png").symlink_to("loop.png")
+    with pytest.raises(FolderLayoutError, match="loop.png is a symbolic link"):
+        load_cifar10(True, root=tmp_path, smoke=False, download=False)
+
+
+def test_a_dangling_symbolic_link_is_named(tmp_path):
+    folder = two_classes(tmp_path)
+    (folder / "gone.jpg").symlink_to(tmp_path / "moved-away.jpg")
+    with pytest.raises(FolderLayoutError, match="gone.jpg is a symbolic link to .*moved-away.jpg, which does not exist"):
+        list_split(tmp_path / "train")
+
+
+def test_photos_in_a_sub_folder_of_a_class_folder_are_named(tmp_path):
+    folder = two_classes(tmp_path)
+    image_files(folder / "more" / "deeper")                # 9 photos that would be ignored
+    with pytest.raises(FolderLayoutError, match=r"hotdog/more is a folder inside the class folder .*holding 9 image\(s\)"):
+        list_split(tmp_path / "train")
+
+
+def test_a_class_folder_with_only_sub_folders_says_so(tmp_path):
+    two_classes(tmp_path)
+    image_files(tmp_path / "train" / "pizza" / "2024")
+    with pytest.raises(FolderLayoutError, match="pizza/2024 is a folder inside.*this one has none besides it"):
+        load_photo_folder(tmp_path, "train")
+
+
+def test_images_over_the_pixel_cap_are_refused_or_reduced_while_decoding(tmp_path, monkeypatch, capsys):
+    """Folders had no cap (uploads had 40 megapixels): a 10000x10000 PNG cost about 1 GB of
+    peak memory. Here the cap is made small to test it on small files."""
+    from course_utils.data import folders
+    monkeypatch.setattr(folders, "MAX_PIXELS", 10_000)
+    monkeypatch.setattr(folders, "_noted", set())
+    pixels = np.random.default_rng(0).integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "huge.png")
+    with pytest.raises(NotAnImageError, match=r"huge.png is .*\(400x300 pixels, over the 10,000 pixels"):
+        open_rgb(tmp_path / "huge.png")
+    Image.fromarray(pixels).save(tmp_path / "huge.jpg")
+    small = open_rgb(tmp_path / "huge.jpg")
+    assert small.shape[1] * small.shape[2] <= 10_000 and abs(small.shape[2] / small.shape[1] - 4 / 3) < 0.05
+    assert "huge.jpg is 400x300 pixels; images over 10,000 pixels are reduced" in capsys.readouterr().err
+    assert open_rgb(tmp_path / "huge.jpg").shape == small.shape and capsys.readouterr().err == ""  # said once

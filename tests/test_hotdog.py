@@ -131,3 +131,11 @@ def test_smoke_subset_is_balanced_and_fixed(hotdog_root):
     a = load_hotdog("train", root=hotdog_root, smoke=False).subset(4, seed=0)
     b = load_hotdog("train", root=hotdog_root, smoke=False).subset(4, seed=0)
     assert a.labels.tolist() == [0, 0, 1, 1] and all(torch.equal(x, y) for x, y in zip(a.images, b.images))
+
+
+def test_a_failed_download_says_why_not_no_internet(tmp_path, serve, monkeypatch):
+    monkeypatch.setattr(hotdog, "URL", serve({"hotdog.zip": 503}) + "/hotdog.zip")
+    with pytest.raises(DataMissingError) as info:
+        load_hotdog("train", root=tmp_path, smoke=False)
+    assert "could not be downloaded: the server answered HTTP 503 Service Unavailable" in str(info.value)
+    assert "no internet?" not in str(info.value) and list(tmp_path.iterdir()) == []

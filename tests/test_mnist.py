@@ -10,6 +10,13 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.mnist import DATASETS, MNIST_FILES, SMOKE_SIZES, load_mnist, read_idx
 
 
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Downloads go to 127.0.0.1:9, where nothing listens: the tests never reach the internet."""
+    for spec in DATASETS.values():
+        monkeypatch.setattr(spec.tv_class, "mirrors", ["http://127.0.0.1:9/"])
+
+
 def test_real_archives_are_verified_and_read_without_writing(mnist_root):
     before = sorted(p.name for p in (mnist_root / "MNIST" / "raw").iterdir())
     test = load_mnist(False, root=mnist_root, smoke=False)
@@ -191,3 +198,91 @@ def test_standin_splits_share_their_classes(tmp_path):
     assert (mean_a - mean_b).abs().mean() < 15           # the same class templates...
     assert (mean_a[0] - mean_a[1]).abs().mean() > 30     # ...which differ between classes
     assert not torch.equal(a.images, b.images)           # other noise
+
+
+@pytest.fixture
+def mirror(mnist_root, monkeypatch):
+    """A local MNIST mirror (127.0.0.1) serving the real archives; ``mirror.cut`` names one
+    that it serves truncated, with an honest Content-Length. torchvision downloads from it."""
+    import http.server
+    import threading
+    from torchvision import datasets
+
+    raw = mnist_root / "MNIST" / "raw"
+    archives = {p.name: p.read_bytes() for p in raw.glob("*.gz")}
+
+    class Mirror(http.server.BaseHTTPRequestHandler):
+        cut: set[str] = set()
+
+        def do_GET(self):
+            name = self.path.rsplit("/", 1)[-1]
+            body = archives.get(name)
+            if body is None:
+                self.send_error(404)
+                return
+            body = body[: len(body) // 3] if name in Mirror.cut else body
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))   # honest: short, and says so
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/mnist/"])
+    yield Mirror
+    server.shutdown()
+
+
+def test_download_failing_its_md5_leaves_nothing_and_the_next_run_downloads_again(mirror, tmp_path, capsys):
+    """Before: the short .gz stayed; every later run said 'only partly there' (never naming
+    it, never downloading again) and smoke mode got neither data nor a stand-in."""
+    mirror.cut = {"t10k-images-idx3-ubyte.gz"}   # the third of four: two good ones come first
+    root = tmp_path / "data"
+    with pytest.raises(DataMissingError, match="MNIST is not in the data root"):
+        load_mnist(False, root=root, smoke=False)
+    assert [p.name for p in (root / "MNIST" / "raw").iterdir()] == []   # nothing kept
+    assert load_mnist(False, root=root, smoke=True).standin              # smoke: the stand-in
+    assert "STAND-IN" in capsys.readouterr().err
+    mirror.cut = set()                                                    # the network recovers
+    data = load_mnist(False, root=root, smoke=False)
+    assert not data.standin and data.images.shape == (10_000, 1, 28, 28)
+
+
+def test_a_bad_archive_beside_missing_ones_is_named_as_bad(mnist_root):
+    raw = mnist_root / "MNIST" / "raw"
+    bad = raw / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:500])
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    for smoke in (False, True):
+        with pytest.raises(CorruptDataError, match="train-labels-idx1-ubyte.gz is corrupt") as info:
+            load_mnist(False, root=mnist_root, smoke=smoke)
+        assert info.value.path == bad and "md5 does not match" in str(info.value)
+
+
+def test_download_tries_each_mirror_and_names_each_ones_failure(tmp_path, serve, capsys):
+    from course_utils.data import mnist
+    archives = {f"{p}-{k}-idx{d}-ubyte.gz": gzip.compress(bytes([0, 0, 8, d, 0, 0, 0, 2]) + bytes(2 * 784 ** (d == 3)))
+                for p in ("train", "t10k") for k, d in (("images", 3), ("labels", 1))}
+    good = serve(archives)
+    broken = serve({name: 503 for name in archives})
+
+    class Mirrored:
+        mirrors = [f"{broken}/", f"{good}/"]
+        resources = [(name, hashlib.md5(data).hexdigest()) for name, data in archives.items()]
+    spec = replace(DATASETS["MNIST"], name="Tiny", tv_class=Mirrored)
+    raw = tmp_path / "Tiny" / "raw"
+    mnist._download(spec, tmp_path, raw, timeout=5)          # the first mirror fails, the second serves
+    assert sorted(p.name for p in raw.iterdir()) == sorted(archives)
+    out = capsys.readouterr()
+    assert f"Downloading Tiny: train-images-idx3-ubyte.gz from {good}/train-images-idx3-ubyte.gz" in out.out
+    assert "100%" in out.err
+    Mirrored.mirrors = [f"{broken}/", "http://127.0.0.1:9/"]
+    with pytest.raises(DataMissingError) as info:
+        mnist._download(spec, tmp_path / "other", tmp_path / "other" / "Tiny" / "raw", timeout=5)
+    msg = str(info.value)
+    assert "Every mirror failed:" in msg and "no internet?" not in msg
+    assert f"{broken}/train-images-idx3-ubyte.gz: the server answered HTTP 503 Service Unavailable" in msg
+    assert "http://127.0.0.1:9/train-images-idx3-ubyte.gz: 127.0.0.1 refused the connection" in msg

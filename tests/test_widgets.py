@@ -128,3 +128,119 @@ def test_upload_verdict_and_the_widgets_build_headless(tmp_path, monkeypatch, ca
     saved = sorted(p.name for p in (tmp_path / "95_widgets").iterdir())
     assert saved == ["block_shuffle_accuracy.png", "block_shuffle_digits.png", "feature_maps.png",
                      "is_it_a.png", "lr_schedules.png"]
+
+
+# ------------------------------------------------- the widgets under ipywidgets 7.7 and 8
+# tests/test_colab_env.py runs this file again with Colab's ipywidgets 7.7.1; the default run
+# has 8.x. Uploads arrive as the browser sends them (set_state, as a comm message does).
+def test_uploaded_files_reads_both_formats():
+    from course_utils.widgets import uploaded_files
+    v8 = ({"name": "a.jpg", "type": "image/jpeg", "size": 3, "last_modified": 0, "content": memoryview(b"abc")},)
+    v7 = {"a.jpg": {"metadata": {"name": "a.jpg", "type": "image/jpeg", "size": 3, "lastModified": 0},
+                    "content": b"abc"}}
+    assert uploaded_files(v8) == uploaded_files(v7) == [("a.jpg", b"abc")]
+    assert uploaded_files(()) == uploaded_files({}) == []
+
+
+@pytest.mark.parametrize("value, message", [
+    ("a.jpg", "value is a str: neither ipywidgets 8's tuple of files nor ipywidgets 7's dict"),
+    ({"a.jpg": b"abc"}, r"uploaded file \(a.jpg\) came without its content"),
+    ([{"name": "a.jpg"}], r"uploaded file \(a.jpg\) came without its content"),
+])
+def test_uploaded_files_names_what_it_cannot_read(value, message):
+    from course_utils.widgets import uploaded_files
+    with pytest.raises(UploadError, match=message):
+        uploaded_files(value)
+
+
+def browser_upload(upload, name: str, content: bytes) -> None:
+    """What the front end sends when a file is picked, in the installed ipywidgets' format."""
+    import ipywidgets
+    if int(ipywidgets.__version__.split(".")[0]) >= 8:
+        upload.set_state({"value": [{"name": name, "type": "image/png", "size": len(content),
+                                     "last_modified": 0, "content": memoryview(content)}]})
+    else:   # 7.x: metadata and data lists, then the counter that makes the value
+        upload.set_state({"metadata": [{"name": name, "type": "image/png", "size": len(content),
+                                        "lastModified": 0}], "data": [memoryview(content)],
+                          "_counter": upload._counter + 1})
+
+
+def shown_text(out) -> str:
+    return "\n".join(o.get("data", {}).get("text/html", "") + o.get("text", "") for o in out.outputs)
+
+
+def find(widget, kind):
+    """The widgets of type ``kind`` inside ``widget``, depth first."""
+    if isinstance(widget, kind):
+        yield widget
+    for child in getattr(widget, "children", ()):
+        yield from find(child, kind)
+
+
+@pytest.fixture
+def hotdog_ui(tmp_path, monkeypatch):
+    import ipywidgets as w
+    from course_utils import widgets
+
+    def build():
+        monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
+        results.start_notebook("96_widgets")
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 2))
+        photos = [torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8) for _ in range(3)]
+        ui = widgets.is_it_a(model, photos, ["hotdog", "not-hotdog"], mean=(0.5,) * 3, std=(0.5,) * 3)
+        return ui, next(find(ui, w.FileUpload)), next(find(ui, w.Output)), next(find(ui, w.Dropdown))
+    return build
+
+
+def test_is_it_a_answers_an_upload_as_the_browser_sends_it(hotdog_ui):
+    ui, upload, out, chooser = hotdog_ui()
+    assert "test photo 1: " not in shown_text(out) and "p = " in shown_text(out)   # a test photo's verdict
+    chooser.value = 2
+    assert "p = " in shown_text(out) and len(out.outputs) == 2                     # text and picture
+    browser_upload(upload, "mine.png", encoded(RGB, "PNG"))
+    said = shown_text(out)
+    assert "mine.png: " in said and "p = " in said and "Figure" in out.outputs[1]["data"]["text/plain"], said
+    browser_upload(upload, "notes.png", b"%PDF-1.4 not a photo")
+    assert "notes.png is not an image this course can read" in shown_text(out)
+
+
+def test_on_colab_the_upload_says_its_limit_and_colabs_picker_takes_larger_photos(hotdog_ui, monkeypatch):
+    import sys
+    import types
+
+    import ipywidgets as w
+    from course_utils import widgets
+    picked = {"big.png": encoded(Image.fromarray(np.full((900, 1200, 3), 90, np.uint8)), "PNG")}
+    colab = types.ModuleType("google.colab")
+    colab.files = types.SimpleNamespace(upload=lambda: picked)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    shown = []
+    monkeypatch.setattr(widgets, "display", lambda *items: shown.extend(items))
+    ui, upload, out, _ = hotdog_ui()
+    assert upload.description == "photo < 1 MB"
+    assert "upload_photo()" in next(find(ui, w.HTML)).value
+    assert widgets.upload_photo() == ["big.png"]
+    assert "big.png: " in shown_text(out) and "big.png: " in shown[0].data
+
+
+def test_upload_photo_elsewhere_says_to_use_the_button(monkeypatch):
+    import sys
+    from course_utils import widgets
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    with pytest.raises(RuntimeError, match="uses Colab's file picker"):
+        widgets.upload_photo()
+
+
+def test_moving_a_slider_redraws_the_layer_calculator(capsys):
+    import ipywidgets as w
+    from course_utils import widgets
+    ui = widgets.layer_calculator()
+    out = next(find(ui, w.Output))
+    assert "output: 64x55x55" in shown_text(out)
+    kernel = next(s for s in find(ui, w.IntSlider) if s.description == "kernel")
+    kernel.value = 3
+    assert "output: 64x57x57" in shown_text(out)
+    layer = next(find(ui, w.ToggleButtons))
+    layer.value = "maxpool"
+    assert "64x57x57" not in shown_text(out) and "output:" in shown_text(out)

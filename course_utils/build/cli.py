@@ -6,6 +6,7 @@ import argparse
 import os
 import platform
 import re
+import shutil
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ from typing import Callable, Sequence, TextIO
 from jupyter_client.kernelspec import NoSuchKernel
 
 from course_utils.build.execute import Outcome, Progress, kernel_env, run_one, show
-from course_utils.build.outputs import Staging, promote
+from course_utils.build.outputs import Staging, promote, promotion_lock
 from course_utils.paths import SettingError, checkout, describe_data_root
 from course_utils.report import format_seconds, write_results_md
 
@@ -101,7 +102,8 @@ def machine() -> str:
 
 def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, style: str,
                  formats: str | None, smoke: bool, log: TextIO) -> int:
-    """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none."""
+    """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none or a
+    damaged one (named; its figures are left as they were, the others are redrawn)."""
     from course_utils.figures import RunsError, redraw, runs_path
 
     started = time.perf_counter()
@@ -114,7 +116,8 @@ def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, sty
         except RunsError as err:
             missing.append(path.stem)
             how = f"python -m course_utils.build {path.stem}{' --smoke' if smoke else ''}"
-            print(f"  {path.stem}: no figures redrawn: {err}. Make one with: {how}", file=log)
+            kept = f" ({show(figures / path.stem)} left as it was)" if (figures / path.stem).exists() else ""
+            print(f"  {path.stem}: no figures redrawn{kept}: {err}. Make one with: {how}", file=log)
             continue
         written += len(files)
         print(f"  {path.stem}: {len(files)} figure file(s) -> {show(figures / path.stem)}", file=log)
@@ -212,9 +215,9 @@ def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
                    help="write the static site <out>/site/ (index, gallery, executed notebooks as "
                         "HTML) from the last build's outputs; run nothing")
     p.add_argument("--colab", action="store_true",
-                   help="write the repository's address (from `git remote get-url origin`) into every "
-                        "notebook's setup cell, and 'Open in Colab' badges into the notebooks and "
-                        "README.md; run nothing")
+                   help="write the repository's address (from `git remote get-url origin`) and the "
+                        "commit (HEAD) into every notebook's setup cell, and 'Open in Colab' badges into "
+                        "the notebooks and README.md; run nothing")
     return p.parse_args(argv)
 
 
@@ -229,7 +232,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 2
     args = parse_args(argv, root)
     if args.colab:
-        from course_utils.build.colab import ColabError, write_colab
+        from course_utils.build.colab import ColabError, unpushed, write_colab
 
         try:
             changed = write_colab(root)
@@ -238,6 +241,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
             return 2
         print(f"wrote the Colab setup cells and badges: {', '.join(show(p) for p in changed) or 'nothing changed'}",
               file=log)
+        warning = unpushed(root)
+        if warning:
+            print(f"warning: {warning}", file=log)
         return 0
     try:
         smoke, why = resolve_mode(args.smoke, args.full)
@@ -299,7 +305,8 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     print(f"  executed notebooks -> {show(out / 'notebooks')}\n"
           f"  figures            -> {show(figures)}/<notebook>/\n"
           f"  results            -> {show(results)}/<notebook>.json, {show(results_md)}\n"
-          f"  (written to {show(out / 'staging')} first; moved into place when every notebook ran)",
+          f"  (written to a folder of this build's own in {show(out / 'staging')} first; moved "
+          f"into place when every notebook ran)",
           file=log)
     if args.list:
         for path in chosen:
@@ -307,6 +314,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 0
 
     staging = Staging.fresh(out)
+    partial = out / "partial"   # where a build that does not finish keeps what it made
     started = time.perf_counter()
     width = max(len(p.stem) for p in chosen)
     with Progress(log) as progress:
@@ -316,8 +324,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
                              standin_log=staging.standin_log(path.stem))
             env["COURSE_FIGURE_STYLE"] = args.style
             label = f"[{i}/{len(chosen)}] {path.stem:<{width}}"
-            outcome = run_one(path, label, out=out / "notebooks", env=env, progress=progress,
+            outcome = run_one(path, label, out=staging.notebooks, env=env, progress=progress,
                               timeout=args.timeout)
+            as_kept = partial / "notebooks" / path.name   # a failed or interrupted run's copy
             outcome.figures = staging.figure_files(path.stem)
             outcome.recorded = staging.record(path.stem) is not None
             outcome.standins = staging.standins(path.stem)
@@ -330,9 +339,9 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
                              f"{'results recorded' if outcome.recorded else 'NO results recorded'}")
             elif outcome.failure is not None:
                 tb = "\n".join("    " + l for l in outcome.failure.traceback.splitlines()[-40:])
-                progress.say(f"{tb}\n{outcome.failure.message(outcome.executed)}")
+                progress.say(f"{tb}\n{outcome.failure.message(as_kept)}")
             else:
-                progress.say(f"{label} interrupted; its partial run is in {show(outcome.executed)}")
+                progress.say(f"{label} interrupted; its partial run will be in {show(as_kept)}")
             return outcome
 
         try:
@@ -340,6 +349,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         except NoSuchKernel as err:
             progress.say(f"error: a notebook asks for the Jupyter kernel {err.name!r}, which is "
                          "not installed here (pip install ipykernel)")
+            shutil.rmtree(staging.root, ignore_errors=True)
             return 1
 
     finished = len(outcomes) == len(chosen) and all(o.status == "ok" for o in outcomes)
@@ -354,21 +364,26 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     for path in chosen:
         if path.stem not in ran:
             print(f"  {path.stem:<{width}}  not run", file=log)
-    print(f"executed notebooks: {show(out / 'notebooks')}", file=log)
     if finished:
-        notes = promote(staging, figures=figures, results=results, committed=results == committed,
-                        held_back=out)
+        with promotion_lock(out, log):
+            notes = promote(staging, figures=figures, results=results, committed=results == committed,
+                            held_back=out, notebooks=out / "notebooks")
+            built_on = (f"Last build: {time.strftime('%Y-%m-%d %H:%M')}, {mode} mode, ran "
+                        f"{', '.join(o.name for o in outcomes)}; machine: {machine()}.")
+            write_results_md(results_md, results, notebook_paths=all_notebooks, mode=mode,
+                             built_on=built_on)
         for note in notes:
             print(f"note: {note}", file=log)
-        built_on = (f"Last build: {time.strftime('%Y-%m-%d %H:%M')}, {mode} mode, ran "
-                    f"{', '.join(o.name for o in outcomes)}; machine: {machine()}.")
-        write_results_md(results_md, results, notebook_paths=all_notebooks, mode=mode, built_on=built_on)
+        print(f"executed notebooks: {show(out / 'notebooks')}", file=log)
         print(f"figures: {show(figures)}\nresults: {show(results)} -> {show(results_md)}", file=log)
     else:
-        partial = staging.keep_as_partial(out)
-        print(f"The build did not finish: {show(figures)}, {show(results)} and {show(results_md)} "
-              f"were left as they were; what the notebooks that ran made is in {show(partial)}.",
-              file=log)
+        with promotion_lock(out, log):
+            staging.keep_as_partial(out)
+        for o in outcomes:
+            o.executed = partial / "notebooks" / o.executed.name
+        print(f"The build did not finish: {show(figures)}, {show(results)}, {show(results_md)} and "
+              f"{show(out / 'notebooks')} were left as they were; what the notebooks that ran made "
+              f"(executed notebooks included) is in {show(partial)}.", file=log)
     for o in outcomes:
         if o.failure is not None:
             print(o.failure.message(o.executed), file=log)

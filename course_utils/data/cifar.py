@@ -9,7 +9,6 @@ per-user cache when the data root is read-only. The cache records what it was bu
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
 import pickle
@@ -23,12 +22,15 @@ import torch
 from torch import Tensor
 from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
+from tqdm.auto import tqdm
 
+from course_utils.data.download import download
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import announce, make_standin
+from course_utils.files import ReadOnlyError, remove_stale_temporaries, write_atomic
 from course_utils.paths import data_root, is_writable, writable_dir
 from course_utils.runtime import is_smoke
 
@@ -41,18 +43,29 @@ CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 #: torchvision's archive, its md5, and the folder it extracts to.
 ARCHIVE, ARCHIVE_MD5, BATCHES = "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a", "cifar-10-batches-py"
+#: Where torchvision downloads the archive from.
+URL = CIFAR10.url
 #: The image-folder export: <data root>/FOLDER/{train,test}/<class>/*.jpg|png
 FOLDER = "cifar10"
 SPLITS = ("train", "test")
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
 SMOKE_SIZES = {"train": 2000, "test": 250}
 CACHE_VERSION = 2
+_no_cache: set[str] = set()   # data roots whose cache could not be written anywhere (said once)
 
 
-def cache_path(root: Path, split: str) -> Path:
+def cache_path(root: Path, split: str) -> Path | None:
     """Where the decoded image folder of ``split`` is cached: ``<root>/cifar10-<split>.pt``, or
-    the same name in the per-user cache when ``root`` is read-only."""
-    folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
+    the same name in the per-user cache when ``root`` is read-only; None (said once) when that
+    is read-only too: the cache is optional, the images are then decoded each time."""
+    try:
+        folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
+    except ReadOnlyError as exc:
+        if str(root) not in _no_cache:
+            _no_cache.add(str(root))
+            print(f"note: {exc} Without a cache the CIFAR-10 images are decoded each time.",
+                  file=sys.stderr, flush=True)
+        return None
     return folder / f"{FOLDER}-{split}.pt"
 
 
@@ -75,17 +88,16 @@ def _read_archive(archive: Path, train: bool) -> tuple[Tensor, Tensor]:
     return torch.from_numpy(np.concatenate(arrays)), torch.tensor(labels, dtype=torch.long)
 
 
-def _download_archive(root: Path) -> bool:
-    """torchvision's verified download into ``root``; False when it cannot be had."""
+def _download_archive(root: Path, timeout: float = 60.0) -> str | None:
+    """torchvision's archive (its address and md5) downloaded into ``root``, saying what, from
+    where and how big, with a progress bar; None when it is there, else why it could not be had."""
     if not is_writable(root):
-        return False
-    log = io.StringIO()
+        return "the data root is read-only, so nothing can be downloaded into it"
     try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            CIFAR10(str(root), train=True, download=True)
-    except (RuntimeError, OSError, EOFError):
-        return False
-    return (root / ARCHIVE).exists()
+        download(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=timeout, dataset="CIFAR-10")
+    except DataMissingError as exc:
+        return getattr(exc, "cause", str(exc))
+    return None
 
 
 def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
@@ -130,9 +142,10 @@ def decode_files(files: list[Path], workers: int | None = None) -> Tensor:
     def decode(i: int) -> None:
         out[i] = _decode_one(files[i])
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool:
+    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool, \
+            tqdm(total=len(files), desc="decoding CIFAR-10 images", unit=" images", delay=1) as bar:
         for _ in pool.map(decode, range(len(files)), chunksize=256):
-            pass
+            bar.update()
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
@@ -163,16 +176,16 @@ def _load_cache(path: Path, labels: Tensor, source: str) -> tuple[Tensor, Tensor
 
 
 def _save_cache(path: Path, images: Tensor, labels: Tensor, source: str) -> None:
-    """Write atomically (temporary file, then rename); a failure only means decoding again."""
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    """Write atomically (:func:`course_utils.files.write_atomic`); a failure (a full disk, say)
+    only means decoding again, and is said in one line."""
+    buffer = io.BytesIO()   # serialised first: a full disk is then an OSError that says so
+    torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
+                "images": images, "labels": labels}, buffer)
     try:
-        torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
-                    "images": images, "labels": labels}, tmp)
-        tmp.replace(path)
-    except (OSError, RuntimeError) as exc:
-        tmp.unlink(missing_ok=True)
-        print(f"note: could not write the CIFAR-10 cache {path} ({exc}); the images will be "
-              f"decoded again next time.", file=sys.stderr)
+        write_atomic(path, buffer.getbuffer(), what=f"the CIFAR-10 cache {path.name}")
+    except OSError as exc:
+        print(f"note: the CIFAR-10 cache was not written: {exc} The images will be decoded "
+              f"again next time.", file=sys.stderr)
 
 
 def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | None = None,
@@ -185,8 +198,10 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     folder = root / FOLDER / split
     files, labels = list_folder(folder)
     source = fingerprint(files, folder)
-    path = cache_path(root, split)
-    cached = _load_cache(path, labels, source) if cache and path.exists() else None
+    path = cache_path(root, split) if cache else None
+    if path is not None:
+        remove_stale_temporaries(path)   # what a killed cache write left
+    cached = _load_cache(path, labels, source) if path is not None and path.exists() else None
     if cached is not None:
         return cached
     if subset is not None and subset < len(files):
@@ -194,20 +209,19 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
         idx = idx.sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
     images = decode_files(files)
-    if cache:
+    if path is not None:
         _save_cache(path, images, labels, source)
     return images, labels
 
 
-def _missing_error(root: Path) -> DataMissingError:
-    read_only = "" if is_writable(root) else " (the data root is read-only, so nothing can be downloaded into it)"
+def _missing_error(root: Path, cause: str | None = None) -> DataMissingError:
+    why = "is not in the data root" + (f" and could not be downloaded: {cause}" if cause else "")
     return DataMissingError(
-        "CIFAR-10", root, [ARCHIVE],
-        why=f"is not in the data root and could not be downloaded{read_only or ' (no internet?)'}",
-        hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}; torchvision.datasets.CIFAR10(root, "
-              f"download=True) fetches it on a machine with internet). Or put an image-folder "
-              f"export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the class folders "
-              f"{', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
+        "CIFAR-10", root, [ARCHIVE], why=why,
+        hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; "
+              f"torchvision.datasets.CIFAR10(root, download=True) fetches it on a machine with internet). "
+              f"Or put an image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
+              f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
 
 
 # ---------------------------------------------------------------- the entry point
@@ -232,8 +246,10 @@ def load_cifar10(
     split = "train" if train else "test"
     seed = 0 if train else 1
     has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
+    cause = None
     if not has_archive and not (root / FOLDER).exists() and download:
-        has_archive = _download_archive(root)
+        cause = _download_archive(root)
+        has_archive = cause is None
     if has_archive:
         images, labels = _from_torchvision(root, train)
         name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)
@@ -241,12 +257,13 @@ def load_cifar10(
         images, labels = load_folder(root, split, subset=SMOKE_SIZES[split] if smoke else None, seed=seed)
         name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
     elif smoke:
-        announce("CIFAR-10", f"no {root / ARCHIVE} and no {root / FOLDER}/")
+        announce("CIFAR-10", f"no {root / ARCHIVE} and no {root / FOLDER}/" + (f"; the download failed: {cause}"
+                                                                            if cause else ""))
         data = make_standin("CIFAR-10", SMOKE_SIZES[split], (3, 32, 32), CIFAR10_CLASSES,
                             CIFAR10_MEAN, CIFAR10_STD, seed=seed)
         return data.to(device)
     else:
-        raise _missing_error(root)
+        raise _missing_error(root, cause)
     note(DataUse(name, source))
     data = ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
     if smoke:

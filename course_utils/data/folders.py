@@ -10,9 +10,12 @@ with transparency, and names the file it cannot read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -30,10 +33,24 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".g
 SYSTEM_FILES = {"Thumbs.db", "desktop.ini", "Icon\r"}
 #: Advice for a file in the user's own folder that cannot be read.
 FIX_IT = "Fix or convert this file, or move it out of the data folder."
+#: Images are decoded at most this large (pixels), from folders and uploads alike: a larger
+#: JPEG is reduced while it is decoded (said once), any other larger image is refused by name
+#: (a 10000x10000 PNG would take about a gigabyte to decode).
+MAX_PIXELS = 40_000_000
+_noted: set[str] = set()
 
 
 class NotAnImageError(CorruptDataError):
     """A file in an image folder that is not an image the course can read."""
+
+
+class FolderLayoutError(CorruptDataError):
+    """Something in an image folder that its listing would otherwise skip without a word: a
+    broken symbolic link, a link loop, or a sub-folder inside a class folder."""
+
+    def __init__(self, path: Path, problem: str, advice: str) -> None:
+        ValueError.__init__(self, f"{path} is {problem}. {advice}")
+        self.path = path
 
 
 @dataclass
@@ -55,9 +72,37 @@ def _is_skipped(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_FILES
 
 
+def _entries(folder: Path) -> tuple[list[str], list[str]]:
+    """(files, folders) in ``folder``, sorted, system files skipped. A symbolic link that
+    leads nowhere (broken, or a loop) raises :class:`FolderLayoutError` naming it."""
+    files, folders = [], []
+    for entry in os.scandir(folder):
+        if _is_skipped(entry.name):
+            continue
+        path = folder / entry.name
+        try:
+            if entry.is_dir():
+                folders.append(entry.name)
+            elif entry.is_file():
+                files.append(entry.name)
+            elif entry.is_symlink():
+                raise FolderLayoutError(path, f"a symbolic link to {os.readlink(path)}, which does "
+                                              f"not exist", "Fix the link, or remove it.")
+        except OSError as exc:   # ELOOP: a link that leads back to itself
+            raise FolderLayoutError(path, f"a symbolic link that cannot be followed ({exc.strerror}"
+                                          f"{': it points back to itself' if exc.errno == errno.ELOOP else ''})",
+                                    "Remove the link, or make it point at a real image.") from None
+    return sorted(files), sorted(folders)
+
+
+def _images_below(folder: Path) -> int:
+    """How many image files lie anywhere under ``folder`` (links not followed)."""
+    return sum(n.lower().endswith(IMAGE_SUFFIXES) for _, _, names in os.walk(folder) for n in names)
+
+
 def class_folders(folder: Path) -> list[str]:
     """The class folders of one split, sorted."""
-    return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not _is_skipped(e.name))
+    return _entries(folder)[1]
 
 
 def list_split(folder: Path, classes: Sequence[str] | None = None, *,
@@ -95,8 +140,15 @@ def list_split(folder: Path, classes: Sequence[str] | None = None, *,
     files: list[Path] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
-        entries = sorted(e.name for e in os.scandir(folder / name)
-                         if e.is_file() and not _is_skipped(e.name))
+        entries, inner = _entries(folder / name)
+        if inner:
+            count = _images_below(folder / name / inner[0])
+            raise FolderLayoutError(
+                folder / name / inner[0],
+                f"a folder inside the class folder {folder / name}, holding {count} image(s) that "
+                f"would not be read (the course reads the images directly inside each class folder"
+                f"{'; this one has none besides it' if not entries else ''})",
+                f"Move its images up into {folder / name}, or move it out of the data folder.")
         others = [n for n in entries if not n.lower().endswith(IMAGE_SUFFIXES)]
         if others:
             raise NotAnImageError(folder / name / others[0],
@@ -144,14 +196,37 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def open_rgb(path: Path | str) -> Tensor:
     """Decode one image file into a uint8 tensor (3, H, W); :class:`NotAnImageError` naming the
-    file when it cannot be read."""
+    file when it cannot be read, or when it is over :data:`MAX_PIXELS` and not a JPEG (a
+    larger JPEG is reduced while decoding to fit, said once per process)."""
     path = Path(path)
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                if image.format != "JPEG":
+                    raise NotAnImageError(
+                        path, f"{width}x{height} pixels, over the {MAX_PIXELS:,} pixels the course "
+                              f"decodes (decoding it would take {width * height * 10 / 1e9:.1f} GB "
+                              f"of memory)",
+                        advice="Shrink it (or save it as a JPEG, which is reduced while decoding), "
+                               "or move it out of the data folder.")
+                scale = math.sqrt(MAX_PIXELS / (width * height))
+                image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             image.load()
             rgb = to_rgb(image)
+    except NotAnImageError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise NotAnImageError(path, f"cannot be read as an image: {exc}", advice=FIX_IT) from None
+    if rgb.width * rgb.height > MAX_PIXELS:   # the JPEG decoder reduces by powers of two only
+        scale = math.sqrt(MAX_PIXELS / (rgb.width * rgb.height))
+        rgb = rgb.resize((max(1, int(rgb.width * scale)), max(1, int(rgb.height * scale))),
+                         Image.Resampling.BILINEAR)
+    if rgb.width * rgb.height != width * height and "reduced" not in _noted:
+        _noted.add("reduced")
+        print(f"note: {path} is {width}x{height} pixels; images over {MAX_PIXELS:,} pixels are "
+              f"reduced while decoding (this one to {rgb.width}x{rgb.height}) to keep memory "
+              f"small. (Said once.)", file=sys.stderr, flush=True)
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
 
 
@@ -160,7 +235,7 @@ class UploadError(ValueError):
 
 
 def read_upload(content: bytes, name: str = "the upload", *, max_bytes: int = 20_000_000,
-                max_pixels: int = 40_000_000) -> tuple[Tensor, str]:
+                max_pixels: int = MAX_PIXELS) -> tuple[Tensor, str]:
     """Decode an uploaded photo into uint8 RGB (3, H, W) and a note on what was converted
     (grayscale, CMYK, transparency, 16-bit; "" when nothing was). Raises :class:`UploadError`
     with a plain message for an empty, huge or unreadable file."""

@@ -14,6 +14,7 @@ from course_utils.data.download import check_file, download, extract_zip
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
 from course_utils.data.standin import announce, make_standin
+from course_utils.files import remove_stale_temporaries
 from course_utils.paths import data_root, is_writable, writable_dir
 from course_utils.runtime import is_smoke
 
@@ -45,6 +46,8 @@ def ensure_hotdog(root: Path | str | None = None, *, download_ok: bool = True,
     naming the layout and the archive when it can be had neither way."""
     root = Path(root) if root is not None else data_root()
     folder = root / FOLDER
+    for dest in (root / ARCHIVE, folder):   # what a killed download or extraction left
+        remove_stale_temporaries(dest)
     if folder.exists():
         return folder
     archive = root / ARCHIVE
@@ -61,9 +64,10 @@ def ensure_hotdog(root: Path | str | None = None, *, download_ok: bool = True,
     else:
         try:
             download(URL, archive, sha1=SHA1, timeout=timeout, dataset=DATASET)
-        except DataMissingError:
-            raise _missing(folder, root, "is not in the data root and could not be downloaded "
-                                         "(no internet?)") from None
+        except DataMissingError as exc:
+            raise _missing(folder, root, f"is not in the data root and could not be downloaded: "
+                                         f"{getattr(exc, 'cause', exc)}") from None
+    print(f"Extracting {archive.name} into {target / FOLDER}", flush=True)
     extract_zip(archive, target)
     if not all((target / FOLDER / s / c).is_dir() for s in SPLITS for c in CLASSES):
         raise CorruptDataError(archive, f"it did not extract to the layout {FOLDER}/"

@@ -4,15 +4,14 @@ uint8 tensors.
 The canonical IDX archives (``<data root>/<name>/raw/*.gz``, the layout torchvision uses) are
 checked against torchvision's md5 sums and read directly, so nothing is ever written beside
 them: a read-only data root works, and there is no extracted copy that could go stale. When
-no archive is there, torchvision downloads them (md5-verified). Files torchvision extracted
-earlier are read when their archive is absent, and a truncated one is named.
+no archive is there, they are downloaded from torchvision's mirrors for the set, md5-verified,
+with a progress bar and the real cause of a failure. Files torchvision extracted earlier are
+read when their archive is absent, and a truncated one is named.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import math
 import zlib
 from dataclasses import dataclass
@@ -22,10 +21,12 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity
 
+from course_utils.data.download import DownloadError, download
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import announce, make_standin
+from course_utils.files import remove
 from course_utils.paths import data_root, is_writable
 from course_utils.runtime import is_smoke
 
@@ -112,9 +113,11 @@ def _present(raw: Path, archive: str) -> Path | None:
     return None
 
 
-def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
-    """torchvision's verified download of every archive into ``root/<name>/raw``; a
-    :class:`DataMissingError` naming the files when that fails."""
+def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) -> None:
+    """Every archive into ``root/<name>/raw`` from torchvision's mirrors for the set, each
+    md5-checked (:func:`~course_utils.data.download.download`: what, from where, how big, a
+    progress bar); a :class:`DataMissingError` naming the files and each mirror's real failure
+    when no mirror gives one."""
     files = list(spec.files)
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
@@ -122,15 +125,25 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path) -> None:
         raise DataMissingError(spec.name, raw, files, hint=hint,
                                why="is not in the data root, which is read-only, so it cannot be "
                                    "downloaded into it")
-    log = io.StringIO()
-    try:  # torchvision prints each mirror it tries; keep that out of a student's notebook
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            spec.tv_class(str(root), train=True, download=True)
-    except (RuntimeError, OSError, EOFError):
-        raise DataMissingError(spec.name, raw, files, hint=hint) from None
-    for name, md5 in spec.files.items():   # torchvision checked them; so do we, cheaply
-        if not check_integrity(str(raw / name), md5):
-            raise CorruptDataError(raw / name, "md5 does not match after download")
+    before = set(raw.iterdir()) if raw.is_dir() else set()
+    try:
+        for name, md5 in spec.files.items():
+            failures = []
+            for mirror in spec.tv_class.mirrors:
+                try:
+                    download(f"{mirror}{name}", raw / name, md5=md5, timeout=timeout, dataset=spec.name)
+                    break
+                except (DataMissingError, DownloadError) as exc:   # this mirror failed: try the next
+                    failures.append(f"  {mirror}{name}: {getattr(exc, 'cause', exc)}")
+            else:
+                raise DataMissingError(spec.name, raw, files, why="is not in the data root and could not be "
+                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint])) from None
+    except BaseException:
+        # A download that failed leaves nothing: no archive that would make the next run see the
+        # set "only partly there" instead of downloading it again.
+        for path in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
+            remove(path)
+        raise
 
 
 def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -141,6 +154,12 @@ def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> t
     md5 or contents are wrong: :class:`CorruptDataError` naming that file."""
     raw = root / spec.name / "raw"
     found = {name: _present(raw, name) for name in spec.files}
+    for name, path in found.items():   # a bad archive is named as bad, even beside missing ones
+        if path is not None and path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
+            raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive",
+                                   advice=f"Replace this one file with a good copy (md5 "
+                                          f"{spec.files[name]}), or delete {raw} and run again "
+                                          f"with internet to download all {len(found)} afresh.")
     missing = [name for name, path in found.items() if path is None]
     if len(missing) == len(found) and download:
         _download(spec, root, raw)
@@ -154,9 +173,6 @@ def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> t
             hint=(f"The other {len(found) - len(missing)} file(s) are there; add the missing ones "
                   f"(each as published, md5-checked)." if partial else
                   f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
-    for name, path in found.items():
-        if path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
-            raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive")
     image_file, label_file = _split_files(spec, train)
     images, labels = read_idx(found[image_file]), read_idx(found[label_file])
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):

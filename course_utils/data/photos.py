@@ -18,6 +18,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import Tensor
 from torchvision.transforms import v2
+from tqdm.auto import tqdm
 
 from course_utils.data.folders import list_split, open_rgb
 from course_utils.data.loader import TensorLoader, uint8_affine
@@ -82,7 +83,9 @@ def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *
     """Decode every photo of ``folder/split/<class>/`` once. ``classes`` (the training split's)
     fixes the class order; without it the sorted class folders are the classes."""
     listing = list_split(folder / split, classes, dataset=dataset)
-    images = [shrink(open_rgb(p), max_short_side) for p in listing.files]
+    # a bar when decoding takes more than a second (the hot dog set's 2,000 training photos do)
+    images = [shrink(open_rgb(p), max_short_side)
+              for p in tqdm(listing.files, desc=f"decoding {folder.name}/{split}", unit=" photos", delay=1)]
     note(DataUse(f"{dataset} {split}", str(folder / split), course_data=course_data))
     return ImageList(images, listing.labels, listing.classes, name=f"{folder.name} {split}")
 
