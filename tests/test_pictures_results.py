@@ -127,3 +127,20 @@ def test_records_name_data_inside_the_checkout_relative_to_it(tmp_path):
     assert shown_source(str(PACKAGE_PARENT / "data" / "MNIST" / "raw")) == "data/MNIST/raw"
     assert shown_source(str(tmp_path / "photos")) == str(tmp_path / "photos")   # a student's folder: as it is
     assert shown_source("generated") == "generated"
+
+
+def test_records_name_linked_data_inside_the_checkout_relative_to_it(tmp_path):
+    """CI (and this project's machines) link data/cifar10 to an offline copy elsewhere: the
+    record still names the checkout's data/cifar10/train, not the machine's absolute path."""
+    import os
+
+    from course_utils.data.provenance import shown_source
+    from course_utils.paths import PACKAGE_PARENT
+    elsewhere = tmp_path / "offline-copy"
+    (elsewhere / "train").mkdir(parents=True)
+    link = PACKAGE_PARENT / "data" / f".linked-{os.getpid()}"
+    link.symlink_to(elsewhere, target_is_directory=True)
+    try:
+        assert shown_source(str(link / "train")) == f"data/{link.name}/train"
+    finally:
+        link.unlink()

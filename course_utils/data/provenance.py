@@ -59,10 +59,15 @@ def shown_source(source: str) -> str:
     root = checkout()
     if root is None or source == "generated":
         return source
-    try:
-        return Path(source).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return source
+    # the path as named first (a data/ folder linked to a copy elsewhere, as CI links the offline
+    # data, is still the checkout's data/), then with every link followed
+    for path, top in ((Path(os.path.abspath(source)), Path(os.path.abspath(root))),
+                      (Path(source).resolve(), root.resolve())):
+        try:
+            return path.relative_to(top).as_posix()
+        except ValueError:
+            continue
+    return source
 
 
 def summary() -> dict:
