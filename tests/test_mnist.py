@@ -201,39 +201,23 @@ def test_standin_splits_share_their_classes(tmp_path):
 
 
 @pytest.fixture
-def mirror(mnist_root, monkeypatch):
-    """A local MNIST mirror (127.0.0.1) serving the real archives; ``mirror.cut`` names one
-    that it serves truncated, with an honest Content-Length. torchvision downloads from it."""
-    import http.server
-    import threading
+def mirror(mnist_root, monkeypatch, serve):
+    """A local MNIST mirror (127.0.0.1, conftest's ``serve``) serving the real archives;
+    ``mirror.cut = {names}`` serves those truncated, with an honest Content-Length.
+    Downloads go to it as to torchvision's own mirrors."""
     from torchvision import datasets
 
-    raw = mnist_root / "MNIST" / "raw"
-    archives = {p.name: p.read_bytes() for p in raw.glob("*.gz")}
+    archives = {p.name: p.read_bytes() for p in (mnist_root / "MNIST" / "raw").glob("*.gz")}
+    served = dict(archives)          # looked up at every request
 
-    class Mirror(http.server.BaseHTTPRequestHandler):
-        cut: set[str] = set()
+    class Mirror:
+        def _cut(self, names: set[str]) -> None:
+            served.update({n: body[: len(body) // 3] if n in names else body for n, body in archives.items()})
 
-        def do_GET(self):
-            name = self.path.rsplit("/", 1)[-1]
-            body = archives.get(name)
-            if body is None:
-                self.send_error(404)
-                return
-            body = body[: len(body) // 3] if name in Mirror.cut else body
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))   # honest: short, and says so
-            self.end_headers()
-            self.wfile.write(body)
+        cut = property(fset=_cut)
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Mirror)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"http://127.0.0.1:{server.server_port}/mnist/"])
-    yield Mirror
-    server.shutdown()
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"{serve(served)}/mnist/"])
+    return Mirror()
 
 
 def test_download_failing_its_md5_leaves_nothing_and_the_next_run_downloads_again(mirror, tmp_path, capsys):
