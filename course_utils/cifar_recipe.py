@@ -26,7 +26,7 @@ from course_utils.estimate import Estimate, estimate_fit
 from course_utils.models.cifar import FastVGG, init_whitening
 from course_utils.optim import make_sgd
 from course_utils.runtime import preferred_memory_format, set_seed
-from course_utils.training import History, ema_model, fit, predict
+from course_utils.training import History, ema_model, fit, right_per_image
 
 #: The ingredients :func:`ablation` can take out, and what "out" means.
 INGREDIENTS = {
@@ -90,9 +90,8 @@ class FastRun:
         right (a bool tensor on the CPU, in ``test``'s order: for paired comparisons)."""
         model = self.raw_model if raw else self.model
         device = next(model.parameters()).device
-        loader = test.loader(1000, memory_format=preferred_memory_format(device, amp=True))
-        _, guesses, labels = predict(model, loader, amp=True, tta=tta)
-        return (guesses == labels).cpu()
+        return right_per_image(model, test.loader(1000, memory_format=preferred_memory_format(device, amp=True)),
+                               amp=True, tta=tta)
 
     def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
         """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""

@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import copy
 import statistics
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from course_utils.data.loader import TensorLoader
 from course_utils.data.photos import AugmentedLoader, ImageList, fixed_images, test_transform, train_transform
-from course_utils.training import autocast_context, predict
-
-
-def right_per_image(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False,
-                    tta: str | None = None) -> Tensor:
-    """Per image of ``loader`` (in its order), whether ``model`` in eval mode gets it right
-    (a bool tensor on the CPU)."""
-    _, guesses, labels = predict(model, loader, amp=amp, tta=tta)
-    return (guesses == labels).cpu()
+from course_utils.training import autocast_context, right_per_image  # right_per_image: the notebooks import it from here too
 
 
 @torch.no_grad()

@@ -124,6 +124,14 @@ def predict(
     return out, out.argmax(1), torch.cat(labels)
 
 
+def right_per_image(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False,
+                    tta: str | None = None) -> Tensor:
+    """Per image of ``loader`` (in its order), whether ``model`` in eval mode gets it right: a
+    bool tensor on the CPU, for paired comparisons (:func:`course_utils.stats.compare_paired`)."""
+    _, guesses, labels = predict(model, loader, amp=amp, tta=tta)
+    return (guesses == labels).cpu()
+
+
 def confusion_matrix(labels: Tensor, predictions: Tensor, num_classes: int) -> Tensor:
     """``num_classes x num_classes`` counts: row = true class, column = predicted class."""
     if labels.shape != predictions.shape:
