@@ -8,8 +8,6 @@ measures the mistakes that do not depend on pretrained weights on 10,000 test im
 from __future__ import annotations
 
 import copy
-import statistics
-from typing import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -53,11 +51,6 @@ def right_in_train_mode(model: nn.Module, loader: TensorLoader, *, amp: bool = F
     return out
 
 
-def accuracy_in_train_mode(model: nn.Module, loader) -> float:
-    """Test accuracy in training mode (:func:`right_in_train_mode`)."""
-    return right_in_train_mode(model, loader).float().mean().item()
-
-
 def random_crop_right(model: nn.Module, test: ImageList, *, mean, std, repeats: int = 5,
                       batch_size: int = 64, seed: int = 0) -> Tensor:
     """When the test photos get the training transform (a random resized crop and flip)
@@ -82,14 +75,3 @@ def right_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, 
                           batch_size, mean=mean, std=std, device=device)
     with model.accepting(size):
         return right_per_image(model, loader)
-
-
-def accuracy_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, batch_size: int = 64) -> float:
-    """Test accuracy at another size (:func:`right_at_size`)."""
-    return right_at_size(model, test, size, resize, mean=mean, std=std, batch_size=batch_size).float().mean().item()
-
-
-def spread(values: Sequence[float]) -> tuple[float, float, float, float]:
-    """(mean, std, min, max)."""
-    return (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0,
-            min(values), max(values))

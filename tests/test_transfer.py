@@ -131,7 +131,7 @@ def test_new_heads_start_xavier_uniform_with_zero_bias():
 
 def test_mistakes_are_measured_on_copies():
     from course_utils.data.photos import ImageList, make_loaders
-    from course_utils.mistakes import accuracy_at_size, accuracy_in_train_mode, random_crop_right
+    from course_utils.mistakes import random_crop_right, right_at_size, right_in_train_mode
     torch.manual_seed(0)
     photos = ImageList([torch.randint(0, 256, (3, 80, 100), dtype=torch.uint8) for _ in range(6)],
                        torch.tensor([0, 1] * 3), ["a", "b"])
@@ -139,10 +139,12 @@ def test_mistakes_are_measured_on_copies():
     model.image_size = 64
     before = {k: v.clone() for k, v in model.state_dict().items()}
     _, test_loader = make_loaders(photos, photos, 3, mean=(0.5,) * 3, std=(0.5,) * 3, size=64, resize=72)
-    assert 0 <= accuracy_in_train_mode(model, test_loader) <= 1
+    in_train_mode = right_in_train_mode(model, test_loader)
+    assert in_train_mode.shape == (6,) and 0 <= in_train_mode.float().mean() <= 1
     right = random_crop_right(model, photos, mean=(0.5,) * 3, std=(0.5,) * 3, repeats=2, batch_size=3)
     assert right.shape == (2, 6) and right.dtype == torch.bool
-    assert 0 <= accuracy_at_size(model, photos, 48, 56, mean=(0.5,) * 3, std=(0.5,) * 3) <= 1
+    at_size = right_at_size(model, photos, 48, 56, mean=(0.5,) * 3, std=(0.5,) * 3)
+    assert at_size.shape == (6,) and 0 <= at_size.float().mean() <= 1
     assert model.image_size == 64 and not model.training
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())   # BN stats untouched
 
