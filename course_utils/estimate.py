@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_utils.report import format_seconds
+from course_utils.runtime import format_seconds
 from course_utils.runtime import pick, synchronize
 from course_utils.training import LossFn, autocast_context
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from course_utils.arithmetic.formulas import conv_macs, conv_output_size, conv_params, linear_params
+from course_utils.lessons.arithmetic.formulas import conv_macs, conv_output_size, conv_params, linear_params
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ A notebook makes each figure with :func:`figure`: it names a drawing function of
 :mod:`course_utils.pictures` (``kind``) and hands it plain data (training histories, confusion
 matrices, small tables, a few thumbnails). The data is kept, JSON-encoded, in the notebook's
 saved run ``<results>/<notebook>.runs.json``, and the figure is drawn *from the kept data*, so
-``python -m course_utils.build --figures-only`` (:func:`redraw`) gives the same figure, pixel
+``python -m course_utils.instructor --figures-only`` (:func:`redraw`) gives the same figure, pixel
 for pixel, in any style or format.
 
 Why JSON: the files are small (a few hundred kB per notebook: histories and tables, with

@@ -11,8 +11,8 @@ per-user folder: ``COURSE_HOME``, else ``$XDG_DATA_HOME/pytorch-course``, else
 
 Where a student's own runs go: a notebook run in Jupyter writes its numbers to
 ``build/results/`` and its figures to ``build/figures/`` (ignored by git), smoke runs to
-``build/smoke/``; only ``python -m course_utils.build`` in full mode on the course's data
-promotes records into the committed ``results/`` (see :mod:`course_utils.build`).
+``build/smoke/``; only ``python -m course_utils.instructor`` in full mode on the course's data
+promotes records into the committed ``results/`` (see :mod:`course_utils.instructor`).
 """
 
 from __future__ import annotations

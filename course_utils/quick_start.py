@@ -3,7 +3,7 @@
 jsonschema, which nbformat imports, imports ``rfc3987_syntax`` when it is installed (jupyterlab
 brings it, through jupyter-events) to check strings of the "iri" format, and building that
 module's grammar takes about a second: in every process that reads a notebook (the test run's
-controller and each worker, every ``python -m course_utils.build``). Notebook schemas have no
+controller and each worker, every ``python -m course_utils.instructor``). Notebook schemas have no
 "iri" strings, so these processes leave it out: importing this module marks it as absent, and
 jsonschema goes on without that one check. pytest loads it first (``-p
 course_utils.quick_start`` in pyproject.toml, before nbval imports nbformat; it imports nothing

@@ -191,6 +191,19 @@ def describe(device: torch.device | str, data_root: Path | str | None = None) ->
 
 
 # ------------------------------------------------------------------------------ the clock
+def format_seconds(seconds: float | None) -> str:
+    """``13.2 s``, ``3 min 05 s`` or ``1 h 02 min``."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 class Timer:
     """Wall-clock stopwatch that can be started and stopped many times (after d2l's ``Timer``)."""
 

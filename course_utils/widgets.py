@@ -21,14 +21,14 @@ import torch
 from IPython.display import HTML, display
 from torch import Tensor, nn
 
-from course_utils.arithmetic.calculator import calculate_layer
+from course_utils.lessons.arithmetic.calculator import calculate_layer
 from course_utils.data.folders import UploadError, read_upload
 from course_utils.figures import figure
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
-from course_utils.permutation import block_permutation, permute_pixels
+from course_utils.lessons.permutation import block_permutation, permute_pixels
 from course_utils.pictures import plot_lines, show_feature_maps, show_images
-from course_utils.schedules import SCHEDULES, lr_curve
+from course_utils.lessons.schedules import SCHEDULES, lr_curve
 
 
 def _redraw(out: w.Output, draw: Callable[[], object]) -> None:

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils import arithmetic as ar
-from course_utils.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer, check_input,
+from course_utils.lessons import arithmetic as ar
+from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer, check_input,
                                      conv_output_size, conv_params, format_layer_table, layer_table,
                                      linear_params, min_input_size, side_by_side)
 from course_utils.models import cifar

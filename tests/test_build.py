@@ -1,4 +1,4 @@
-"""``python -m course_utils.build`` on tiny notebooks made here, and RESULTS.md's format."""
+"""``python -m course_utils.instructor`` on tiny notebooks made here, and RESULTS.md's format."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_utils import build
-from course_utils.report import format_seconds, results_markdown, write_results_md
+from course_utils import instructor
+from course_utils.runtime import format_seconds
+from course_utils.instructor.report import results_markdown, write_results_md
 
 GOOD = [
     "from course_utils.results import record, start_notebook\n"
@@ -77,7 +78,7 @@ def test_build_runs_a_notebook_and_collects_its_outputs(tmp_path):
     make_notebook(tmp_path / "nb" / "02_other.ipynb", BAD)  # not named, so not run
     log = io.StringIO()
     md = tmp_path / "RESULTS.md"
-    rc = build.main(["01", *dirs(tmp_path), "--device", "cpu", "--formats", "png,svg",
+    rc = instructor.main(["01", *dirs(tmp_path), "--device", "cpu", "--formats", "png,svg",
                      "--results-md", str(md)], stream=log)
     assert rc == 0, log.getvalue()
     assert re.search(r"^\[1/1\] 01_tiny cell +3/3 .* import os$", log.getvalue(), re.M)
@@ -103,7 +104,7 @@ def test_build_runs_a_notebook_and_collects_its_outputs(tmp_path):
 def test_build_stops_at_a_failing_cell_and_names_it(tmp_path):
     source = make_notebook(tmp_path / "nb" / "03_broken.ipynb", BAD)
     log = io.StringIO()
-    rc = build.main(["--smoke", *dirs(tmp_path)], stream=log)
+    rc = instructor.main(["--smoke", *dirs(tmp_path)], stream=log)
     out = log.getvalue()
     assert rc == 1
     assert "FAILED: 03_broken, code cell 2 of 3" in out
@@ -125,22 +126,22 @@ def test_build_stops_at_a_failing_cell_and_names_it(tmp_path):
 def test_select_notebooks_by_stem_prefix_or_path(tmp_path):
     for name in ("01_a", "02_b", "02_bc", "10_d", "01_a.nbconvert", "Untitled", "02x_c"):
         (tmp_path / f"{name}.ipynb").write_text("{}")
-    names = lambda args: [p.stem for p in build.select_notebooks(args, tmp_path)]  # noqa: E731
+    names = lambda args: [p.stem for p in instructor.select_notebooks(args, tmp_path)]  # noqa: E731
     assert names([]) == ["01_a", "02_b", "02_bc", "10_d"]   # numbered notebooks only
     assert names(["10", "01_a"]) == ["01_a", "10_d"]  # course order, whatever the order given
     assert names(["02_b"]) == ["02_b"]  # an exact stem wins over a longer one with that prefix
     assert names(["01"]) == ["01_a"]    # an nbconvert copy beside it does not make "01" ambiguous
     assert names([str(tmp_path / "02x_c.ipynb")]) == ["02x_c"]   # an explicit path is run
-    with pytest.raises(build.BuildError, match="several"):
-        build.select_notebooks(["02_b", "0"], tmp_path)
-    with pytest.raises(build.BuildError, match="no notebook.*01_a, 02_b"):
-        build.select_notebooks(["99"], tmp_path)
-    assert build.main(["99", "--notebooks-dir", str(tmp_path)], stream=io.StringIO()) == 2
+    with pytest.raises(instructor.BuildError, match="several"):
+        instructor.select_notebooks(["02_b", "0"], tmp_path)
+    with pytest.raises(instructor.BuildError, match="no notebook.*01_a, 02_b"):
+        instructor.select_notebooks(["99"], tmp_path)
+    assert instructor.main(["99", "--notebooks-dir", str(tmp_path)], stream=io.StringIO()) == 2
 
 
 def test_first_line_skips_blank_lines_and_markers():
-    assert build.first_line("\n# NBVAL_CHECK_OUTPUT\nprint(1)\n") == "print(1)"
-    assert build.first_line("x = '" + "a" * 200 + "'", width=20) == "x = 'aaaaaaaaaaaa..."
+    assert instructor.first_line("\n# NBVAL_CHECK_OUTPUT\nprint(1)\n") == "print(1)"
+    assert instructor.first_line("x = '" + "a" * 200 + "'", width=20) == "x = 'aaaaaaaaaaaa..."
 
 
 def test_results_markdown_format(tmp_path):
@@ -180,7 +181,7 @@ def test_mode_from_flag_and_variable(monkeypatch, env, flags, smoke, why):
         monkeypatch.delenv("COURSE_SMOKE", raising=False)
     else:
         monkeypatch.setenv("COURSE_SMOKE", env)
-    assert build.resolve_mode("--smoke" in flags, "--full" in flags) == (smoke, why)
+    assert instructor.resolve_mode("--smoke" in flags, "--full" in flags) == (smoke, why)
 
 
 @pytest.mark.parametrize("env, flags, message", [
@@ -192,7 +193,7 @@ def test_mode_from_flag_and_variable(monkeypatch, env, flags, smoke, why):
 def test_contradictions_and_bad_values_are_refused(monkeypatch, tmp_path, env, flags, message):
     monkeypatch.setenv("COURSE_SMOKE", env)
     log = io.StringIO()
-    assert build.main([*flags, *dirs(tmp_path)], stream=log) == 2
+    assert instructor.main([*flags, *dirs(tmp_path)], stream=log) == 2
     assert message in log.getvalue() and "Traceback" not in log.getvalue()
 
 
@@ -201,7 +202,7 @@ def test_first_line_says_mode_device_and_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     monkeypatch.setenv("COURSE_DATA", str(tmp_path / "data"))
     log = io.StringIO()
-    assert build.main([*dirs(tmp_path), "--list"], stream=log) == 0
+    assert instructor.main([*dirs(tmp_path), "--list"], stream=log) == 0
     first = log.getvalue().splitlines()[0]
     assert first.startswith("course build: smoke mode (from COURSE_SMOKE=1), 1 notebook(s), device cpu")
     assert f"data root: {tmp_path / 'data'}" in first
@@ -219,7 +220,7 @@ def test_bad_device_is_one_clear_line(monkeypatch, tmp_path, args, env, message)
         monkeypatch.setenv("COURSE_DEVICE", env)
     make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
     log = io.StringIO()
-    assert build.main([*args, *dirs(tmp_path)], stream=log) == 2
+    assert instructor.main([*args, *dirs(tmp_path)], stream=log) == 2
     assert message in log.getvalue() and "Traceback" not in log.getvalue()
 
 
@@ -236,7 +237,7 @@ STANDIN = [
 def test_standin_is_announced_by_the_build_and_kept_out_of_the_report(tmp_path, capfd):
     make_notebook(tmp_path / "nb" / "01_standin.ipynb", STANDIN)
     log = io.StringIO()
-    assert build.main(["--smoke", *dirs(tmp_path)], stream=log) == 0, log.getvalue()
+    assert instructor.main(["--smoke", *dirs(tmp_path)], stream=log) == 0, log.getvalue()
     out = log.getvalue()
     assert re.search(r"^!!! 01_standin used STAND-IN data: MNIST \(no archives in .*\)", out, re.M)
     assert "STAND-IN data (1 split(s))" in out   # in the summary too
@@ -248,7 +249,7 @@ def test_standin_is_announced_by_the_build_and_kept_out_of_the_report(tmp_path, 
 
 
 def test_promotion_holds_back_standin_and_other_data_records(tmp_path):
-    from course_utils.build.outputs import Staging, promote
+    from course_utils.instructor.outputs import Staging, promote
     staging = Staging.fresh(tmp_path / "build")
     for name, extra in [("01_real", {}), ("02_fake", {"standin": True, "standin_reasons": ["MNIST: gone"]}),
                         ("05_mine", {"course_data": False, "data": ["photos: /home/me/pets"]})]:
@@ -276,7 +277,7 @@ def test_failed_build_leaves_results_md_and_figures_as_they_were(tmp_path):
     (tmp_path / "figures" / "01_tiny").mkdir(parents=True)
     (tmp_path / "figures" / "01_tiny" / "line.png").write_bytes(b"the committed figure")
     log = io.StringIO()
-    assert build.main([*dirs(tmp_path), "--results-md", str(md)], stream=log) == 1
+    assert instructor.main([*dirs(tmp_path), "--results-md", str(md)], stream=log) == 1
     assert md.read_text() == "# committed\n"
     assert (tmp_path / "figures" / "01_tiny" / "line.png").read_bytes() == b"the committed figure"
     assert not (tmp_path / "results" / "01_tiny.json").exists()
@@ -290,7 +291,7 @@ def test_report_only_keeps_the_last_build_line(tmp_path):
     write_results_md(md, tmp_path / "results", built_on="Last build: 2026-01-01 10:00, full mode, ran 01_x.")
     write_results_md(md, tmp_path / "results")           # what --report-only does
     assert "Last build: 2026-01-01 10:00, full mode, ran 01_x." in md.read_text()
-    assert build.main(["--report-only", *dirs(tmp_path), "--results-md", str(md)],
+    assert instructor.main(["--report-only", *dirs(tmp_path), "--results-md", str(md)],
                       stream=io.StringIO()) == 0
     assert "Last build: 2026-01-01 10:00" in md.read_text()
 
@@ -306,7 +307,7 @@ def test_ctrl_c_stops_the_build_quietly(tmp_path):
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
         "print('started', flush=True)", "import time\ntime.sleep(60)"])
     env = dict(os.environ, COURSE_SMOKE="0")
-    proc = subprocess.Popen([sys.executable, "-m", "course_utils.build", *dirs(tmp_path)],
+    proc = subprocess.Popen([sys.executable, "-m", "course_utils.instructor", *dirs(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.time() + 60
     lines = []
@@ -338,7 +339,7 @@ def test_widget_cells_run_headless_without_blocking(tmp_path):
     output-widget messages that nbclient mishandles after clear_output(wait=True))."""
     make_notebook(tmp_path / "nb" / "01_widgets.ipynb", WIDGETS)
     log = io.StringIO()
-    assert build.main([*dirs(tmp_path), "--timeout", "60"], stream=log) == 0, log.getvalue()
+    assert instructor.main([*dirs(tmp_path), "--timeout", "60"], stream=log) == 0, log.getvalue()
     executed = nbformat.read(tmp_path / "build" / "notebooks" / "01_widgets.ipynb", as_version=4)
     kinds = [o.get("data", {}).keys() for c in executed.cells[1:] for o in c.get("outputs", [])]
     assert any("application/vnd.jupyter.widget-view+json" in k for k in kinds)
@@ -362,7 +363,7 @@ def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
             f"    if met:\n        break\n    time.sleep(0.1)",
             f"record(name='{name}', met=met)"])
     log = io.StringIO()
-    rc = build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
+    rc = instructor.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
                      "--results-md", str(tmp_path / "R.md")], stream=log)
     out = log.getvalue()
     assert rc == 0, out
@@ -380,7 +381,7 @@ def test_jobs_after_a_failure_start_no_more_notebooks(tmp_path):
     make_notebook(tmp_path / "nb" / "02_slow.ipynb", ["import time\ntime.sleep(2)"])
     make_notebook(tmp_path / "nb" / "03_never.ipynb", ["print('x')"])
     log = io.StringIO()
-    rc = build.main(["--smoke", *dirs(tmp_path), "--jobs", "2"], stream=log)
+    rc = instructor.main(["--smoke", *dirs(tmp_path), "--jobs", "2"], stream=log)
     out = log.getvalue()
     assert rc == 1 and "FAILED: 01_bad" in out
     assert re.search(r"^  03_never +not run$", out, re.M)
@@ -391,7 +392,7 @@ def test_jobs_after_a_failure_start_no_more_notebooks(tmp_path):
     (None, "cpu", 16, 1), (None, "cuda", 16, 3), (None, "cuda:0", 2, 1), (None, "mps", 10, 1),
     (4, "cpu", 2, 4), (8, "cuda", 16, 6)])
 def test_resolve_jobs(monkeypatch, jobs, device, cores, expected):
-    from course_utils.build.cli import resolve_jobs
+    from course_utils.instructor.cli import resolve_jobs
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert resolve_jobs(jobs, device, 6) == expected
 
@@ -399,7 +400,7 @@ def test_resolve_jobs(monkeypatch, jobs, device, cores, expected):
 def test_bad_jobs_is_refused(tmp_path):
     make_notebook(tmp_path / "nb" / "01_tiny.ipynb", ["x = 1"])
     log = io.StringIO()
-    assert build.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "0"], stream=log) == 2
+    assert instructor.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "0"], stream=log) == 2
     assert "--jobs must be 1 or more, not 0" in log.getvalue()
 
 
@@ -409,7 +410,7 @@ def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
     import subprocess
     import sys
     from course_utils.paths import PACKAGE_PARENT
-    code = ("import sys, course_utils.build, nbformat\n"
+    code = ("import sys, course_utils.instructor, nbformat\n"
             "for path in sys.argv[1:]:\n"
             "    nbformat.validate(nbformat.read(path, as_version=4))\n"
             "print(sys.modules['rfc3987_syntax'], 'jsonschema' in sys.modules)")
@@ -422,7 +423,7 @@ def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
 # ---------------------------------------------------------------- builds at once, failed builds
 def build_process(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, COURSE_SMOKE="1")
-    return subprocess.Popen([sys.executable, "-m", "course_utils.build", *args, *dirs(tmp_path)],
+    return subprocess.Popen([sys.executable, "-m", "course_utils.instructor", *args, *dirs(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
@@ -470,7 +471,7 @@ def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
 
 
 def test_a_build_waits_while_another_moves_its_outputs(tmp_path):
-    from course_utils.build.outputs import promotion_lock
+    from course_utils.instructor.outputs import promotion_lock
     make_notebook(tmp_path / "nb" / "01_tiny.ipynb", GOOD)
     with promotion_lock(tmp_path / "build" / "smoke"):    # as another build would, promoting
         proc = build_process(tmp_path, "--device", "cpu")
@@ -489,7 +490,7 @@ def test_a_failed_build_leaves_the_executed_notebooks_as_they_were(tmp_path):
     executed = tmp_path / "build" / "notebooks" / "02_broken.ipynb"
     before = make_notebook(executed, ["print('the last good run')"])
     log = io.StringIO()
-    assert build.main([*dirs(tmp_path)], stream=log) == 1
+    assert instructor.main([*dirs(tmp_path)], stream=log) == 1
     assert executed.read_bytes() == before
     kept = tmp_path / "build" / "partial" / "notebooks" / "02_broken.ipynb"
     assert "deliberate failure" in kept.read_text()

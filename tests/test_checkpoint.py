@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-import course_utils.checkpoint as ckpt
-from course_utils.checkpoint import CheckpointError, extend_history, load_checkpoint, save_checkpoint
+import course_utils.lessons.checkpoint as ckpt
+from course_utils.lessons.checkpoint import CheckpointError, extend_history, load_checkpoint, save_checkpoint
 
 
 def net(seed):

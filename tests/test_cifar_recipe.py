@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from course_utils.arithmetic import layer_table
-from course_utils.cifar_recipe import INGREDIENTS, FastRecipe, ablation, estimate_fast, train_fast
+from course_utils.lessons.arithmetic import layer_table
+from course_utils.lessons.cifar_recipe import INGREDIENTS, FastRecipe, ablation, estimate_fast, train_fast
 from course_utils.data.standin import make_standin
 from course_utils.models.cifar import VGG, FastVGG, init_whitening
 
@@ -80,7 +80,7 @@ def test_whitening_is_fitted_on_a_random_sample_of_a_class_sorted_set():
     all airplanes. The whitening must see every class: the filters fitted on the class-sorted
     set equal those fitted on a random sample of it (the same seed draws the same images), not
     those of its first images."""
-    from course_utils.cifar_recipe import build_fast
+    from course_utils.lessons.cifar_recipe import build_fast
     from course_utils.data.loader import ImageData
     g = torch.Generator().manual_seed(0)
     n = 6000
@@ -98,7 +98,7 @@ def test_whitening_is_fitted_on_a_random_sample_of_a_class_sorted_set():
 
 
 def test_step_profile_names_the_costly_operations(tiny):
-    from course_utils.profiling import step_profile
+    from course_utils.lessons.profiling import step_profile
     train, _ = tiny
     rows = step_profile(FastVGG((8, 16, 16)), train, 32, device="cpu", steps=2, top=5)
     assert len(rows) == 5 and rows[0]["ms per step"] >= rows[-1]["ms per step"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import build
-from course_utils.build.colab import (BADGE_MARK, ColabError, find_setup_cell, github_address,
+from course_utils import instructor
+from course_utils.instructor.colab import (BADGE_MARK, ColabError, find_setup_cell, github_address,
                                       setup_cell_source)
 from course_utils.paths import PACKAGE_PARENT
 
@@ -42,7 +42,7 @@ def scratch(tmp_path) -> Path:
 
 
 def test_every_notebook_starts_with_the_setup_cell():
-    for path in build.find_notebooks(PACKAGE_PARENT / "notebooks"):
+    for path in instructor.find_notebooks(PACKAGE_PARENT / "notebooks"):
         nb = nbformat.read(path, as_version=4)
         i = find_setup_cell(nb)
         assert i is not None and all(c.cell_type == "markdown" for c in nb.cells[:i]), path.name
@@ -67,9 +67,9 @@ def test_other_hosts_are_refused():
 def test_colab_command_writes_address_and_badges(scratch, monkeypatch):
     git(scratch, "remote", "add", "origin", "git@github.com:ada/torch-course.git")
     monkeypatch.chdir(scratch)
-    monkeypatch.setattr("course_utils.build.cli.checkout", lambda: scratch)
+    monkeypatch.setattr("course_utils.instructor.cli.checkout", lambda: scratch)
     log = io.StringIO()
-    assert build.main(["--colab"], stream=log) == 0, log.getvalue()
+    assert instructor.main(["--colab"], stream=log) == 0, log.getvalue()
     head = git(scratch, "rev-parse", "HEAD")
     assert "warning: the pinned commit (HEAD) is not on any branch of the remote yet" in log.getvalue()
     for path in sorted((scratch / "notebooks").glob("0*.ipynb")):
@@ -84,25 +84,25 @@ def test_colab_command_writes_address_and_badges(scratch, monkeypatch):
     assert readme.count("colab.research.google.com/github/ada/torch-course/blob/main/notebooks/") >= 5
     # running it again changes nothing (badges are replaced, not added)
     before = {p: p.read_bytes() for p in (scratch / "notebooks").glob("*.ipynb")}
-    assert build.main(["--colab"], stream=io.StringIO()) == 0
+    assert instructor.main(["--colab"], stream=io.StringIO()) == 0
     assert all(p.read_bytes() == b for p, b in before.items())
 
 
 def test_colab_command_without_remote_is_refused_clearly(scratch, monkeypatch):
-    monkeypatch.setattr("course_utils.build.cli.checkout", lambda: scratch)
+    monkeypatch.setattr("course_utils.instructor.cli.checkout", lambda: scratch)
     before = {p: p.read_bytes() for p in (scratch / "notebooks").glob("*.ipynb")}
     log = io.StringIO()
-    assert build.main(["--colab"], stream=log) == 2
+    assert instructor.main(["--colab"], stream=log) == 2
     assert "has no git remote 'origin'" in log.getvalue() and "git remote add origin" in log.getvalue()
     assert all(p.read_bytes() == b for p, b in before.items())
 
 
 def test_colab_command_refuses_to_pin_a_commit_without_the_helpers_changes(scratch, monkeypatch):
     git(scratch, "remote", "add", "origin", "https://github.com/ada/torch-course.git")
-    monkeypatch.setattr("course_utils.build.cli.checkout", lambda: scratch)
+    monkeypatch.setattr("course_utils.instructor.cli.checkout", lambda: scratch)
     (scratch / "course_utils" / "__init__.py").write_text("CHANGED = True\n")
     log = io.StringIO()
-    assert build.main(["--colab"], stream=log) == 2
+    assert instructor.main(["--colab"], stream=log) == 2
     assert "these files differ from it: course_utils/__init__.py. Commit them first" in log.getvalue()
 
 

@@ -5,7 +5,7 @@ import re
 import nbformat
 import pytest
 
-from course_utils.build import find_notebooks
+from course_utils.instructor import find_notebooks
 from course_utils.exercises import EXERCISES, check, solution
 from course_utils.paths import PACKAGE_PARENT
 

@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from course_utils.data.mnist import load_mnist
-from course_utils.experiments import (Recipe, SeedRuns, compare_predictions, has_conv,
+from course_utils.lessons.experiments import (Recipe, SeedRuns, compare_predictions, has_conv,
                                        max_parameter_difference, run_seeds, train_model,
                                        train_twins)
 from course_utils.models.mnist import CNN, FC2Layer
-from course_utils.permutation import PixelPermutation, permute_fc_input
+from course_utils.lessons.permutation import PixelPermutation, permute_fc_input
 
 from helpers import striped_digits
 

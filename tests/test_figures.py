@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils import build, figures, pictures, results
+from course_utils import instructor, figures, pictures, results
 from course_utils.figures import RunsError, decode, encode, figure, load_runs, redraw, runs_path
 
 HISTORY = {"epoch": [1, 2, 3], "test_acc": [0.5, 0.61, 0.7], "step_loss": [2.3, 1.9, 1.5, 1.2, 1.1, 1.0]}
@@ -103,15 +103,15 @@ def test_build_figures_only_redraws_what_the_build_made(tmp_path):
     make_notebook(tmp_path / "nb" / "01_kinds.ipynb", [NOTEBOOK[0], NOTEBOOK[1] % str(Path(__file__).parent)])
     make_notebook(tmp_path / "nb" / "02_never.ipynb", ["x = 1"])
     log = io.StringIO()
-    assert build.main(["01", *dirs(tmp_path), "--formats", "png,svg"], stream=log) == 0, log.getvalue()
+    assert instructor.main(["01", *dirs(tmp_path), "--formats", "png,svg"], stream=log) == 0, log.getvalue()
     made = {p.name: p.read_bytes() for p in (tmp_path / "figures" / "01_kinds").iterdir()}
     again = tmp_path / "again"
     log = io.StringIO()
-    rc = build.main(["--figures-only", *dirs(tmp_path), "--figures", str(again), "--formats", "png,svg"],
+    rc = instructor.main(["--figures-only", *dirs(tmp_path), "--figures", str(again), "--formats", "png,svg"],
                     stream=log)
     assert rc == 1   # 02_never has no saved run
     assert "02_never: no figures redrawn: no saved run at" in log.getvalue()
-    assert "python -m course_utils.build 02_never" in log.getvalue()
+    assert "python -m course_utils.instructor 02_never" in log.getvalue()
     for name, data in made.items():
         redrawn = again / "01_kinds" / name
         if name.endswith(".png"):
@@ -119,7 +119,7 @@ def test_build_figures_only_redraws_what_the_build_made(tmp_path):
         else:
             assert redrawn.read_bytes() == data, name
     log = io.StringIO()
-    assert build.main(["01", "--figures-only", "--style", "slides", *dirs(tmp_path), "--figures",
+    assert instructor.main(["01", "--figures-only", "--style", "slides", *dirs(tmp_path), "--figures",
                        str(tmp_path / "slides")], stream=log) == 0
     assert len(list((tmp_path / "slides" / "01_kinds").glob("*.png"))) == 6
 
@@ -151,7 +151,7 @@ def test_figures_only_names_a_damaged_saved_run_and_redraws_the_others(tmp_path,
     for name in ("curves.png", "digits.png"):
         (old / name).write_bytes(b"the figure as it was")
     log = io.StringIO()
-    rc = build.main(["--figures-only", *dirs(tmp_path), "--results", str(runs.parent)], stream=log)
+    rc = instructor.main(["--figures-only", *dirs(tmp_path), "--results", str(runs.parent)], stream=log)
     out = log.getvalue()
     assert rc == 1 and "Traceback" not in out
     assert f"02_b: no figures redrawn ({old} left as it was)" in out

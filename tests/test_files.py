@@ -157,7 +157,7 @@ def test_read_only_data_root_and_cache_for_the_hot_dogs_is_one_sentence(tmp_path
 
 
 def test_killed_results_md_write_leaves_the_old_one(tmp_path):
-    from course_utils.report import write_results_md
+    from course_utils.instructor.report import write_results_md
     md = tmp_path / "RESULTS.md"
     md.write_text("# as committed\n")
     write_json(tmp_path / "results" / "01_x.json", {"mode": "full", "metrics": {"a": 1}})

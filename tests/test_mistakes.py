@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from course_utils.data.loader import TensorLoader
-from course_utils.mistakes import right_in_train_mode, right_per_image
+from course_utils.lessons.mistakes import right_in_train_mode, right_per_image
 
 
 def _sorted_two_classes(n: int = 256):

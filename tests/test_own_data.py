@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 from PIL import Image
 
-from course_utils.build.execute import Progress, execute_notebook, kernel_env
+from course_utils.instructor.execute import Progress, execute_notebook, kernel_env
 from course_utils.paths import PACKAGE_PARENT
 
 

@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from course_utils.data.loader import TensorLoader
-from course_utils.experiments import compare_predictions, train_twins
+from course_utils.lessons.experiments import compare_predictions, train_twins
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_sgd
-from course_utils.permutation import (PixelPermutation, check_permutation, inverse_permutation,
+from course_utils.lessons.permutation import (PixelPermutation, check_permutation, inverse_permutation,
                                       make_permutation, neighbour_distance, permute_fc_input,
                                       permute_pixels)
 from course_utils.runtime import set_seed

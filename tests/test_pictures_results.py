@@ -109,14 +109,14 @@ def test_record_says_when_the_data_was_a_standin(tmp_path, monkeypatch, capsys):
 
 
 def test_results_markdown_never_shows_standin_numbers():
-    from course_utils.report import results_markdown
+    from course_utils.instructor.report import results_markdown
     text = results_markdown({"01_x": {"mode": "smoke", "standin": True, "standin_reasons": ["MNIST: gone"],
                                       "metrics": {"acc": 0.123}}}, mode="smoke")
     assert "0.123" not in text and "STAND-IN data" in text and "MNIST: gone" in text
 
 
 def test_report_keeps_tiny_numbers_readable():
-    from course_utils.report import format_value
+    from course_utils.instructor.report import format_value
     assert format_value(3.6e-07) == "3.6e-07" and format_value(0.0) == "0.0000" and format_value(0.12345) == "0.1235"
     assert format_value([0.9, 0.88]) == "0.9000, 0.8800" and format_value(None) == "-" and format_value(True) == "true"
 

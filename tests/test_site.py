@@ -3,8 +3,8 @@
 import io
 from pathlib import Path
 
-from course_utils import build
-from course_utils.site import broken_links, local_targets, title_and_idea
+from course_utils import instructor
+from course_utils.instructor.site import broken_links, local_targets, title_and_idea
 from tests.test_build import dirs, make_notebook
 from tests.test_figures import NOTEBOOK
 
@@ -14,9 +14,9 @@ def test_site_from_a_build_has_no_broken_links(tmp_path):
                   [NOTEBOOK[0], NOTEBOOK[1] % str(Path(__file__).parent),
                    "from course_utils.results import record\nrecord(acc=0.875, loss=0.3, headline=['acc'])"])
     make_notebook(tmp_path / "nb" / "02_later.ipynb", ["x = 1"])
-    assert build.main(["01", *dirs(tmp_path)], stream=io.StringIO()) == 0
+    assert instructor.main(["01", *dirs(tmp_path)], stream=io.StringIO()) == 0
     log = io.StringIO()
-    assert build.main(["--site", *dirs(tmp_path)], stream=log) == 0, log.getvalue()
+    assert instructor.main(["--site", *dirs(tmp_path)], stream=log) == 0, log.getvalue()
     site = tmp_path / "build" / "smoke" / "site"
     index, gallery = site / "index.html", site / "gallery.html"
     assert broken_links(index) == [] and broken_links(gallery) == []
@@ -26,7 +26,7 @@ def test_site_from_a_build_has_no_broken_links(tmp_path):
     assert len(images) == 6 and all((site / t).is_file() for t in images)
     text = index.read_text()
     assert "A tiny notebook" in text and "0.8750" in text and "loss" not in text   # the headline only
-    assert "python -m course_utils.build 02_later" in text                         # not built yet
+    assert "python -m course_utils.instructor 02_later" in text                         # not built yet
     assert "photos, normalised floats" in gallery.read_text()                        # captions from the run
     assert (site / "notebooks" / "01_kinds.html").read_text().count("<img") >= 1      # outputs embedded
 

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from course_utils.models import count_parameters
 from course_utils.models.transfer import (BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError,
                                           backbone_table, build)
-from course_utils.finetune import cosine_decay, make_run, param_groups
+from course_utils.lessons.finetune import cosine_decay, make_run, param_groups
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -131,7 +131,7 @@ def test_new_heads_start_xavier_uniform_with_zero_bias():
 
 def test_mistakes_are_measured_on_copies():
     from course_utils.data.photos import ImageList, make_loaders
-    from course_utils.mistakes import random_crop_right, right_at_size, right_in_train_mode
+    from course_utils.lessons.mistakes import random_crop_right, right_at_size, right_in_train_mode
     torch.manual_seed(0)
     photos = ImageList([torch.randint(0, 256, (3, 80, 100), dtype=torch.uint8) for _ in range(6)],
                        torch.tensor([0, 1] * 3), ["a", "b"])
@@ -157,7 +157,7 @@ def test_testing_in_training_mode_puts_a_frozen_body_s_batch_norm_in_training_mo
     from torch import nn
 
     from course_utils.data.photos import ImageList, make_loaders
-    from course_utils.mistakes import right_in_train_mode
+    from course_utils.lessons.mistakes import right_in_train_mode
     torch.manual_seed(0)
     photos = ImageList([torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8) for _ in range(4)],
                        torch.tensor([0, 1] * 2), ["a", "b"])

@@ -12,8 +12,8 @@ from course_utils import results
 from course_utils.data.folders import UploadError, read_upload
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.mnist import CNN
-from course_utils.permutation import block_permutation
-from course_utils.schedules import decays, lr_curve
+from course_utils.lessons.permutation import block_permutation
+from course_utils.lessons.schedules import decays, lr_curve
 
 
 # ------------------------------------------------------------------ block shuffles (02)

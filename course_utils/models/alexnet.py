@@ -10,7 +10,7 @@ Three AlexNets that the course's sources mix up:
 * :class:`AlexNetPadding1`: the paper's channels without groups or norms, conv1 padded by 1
   (the d2l book's version): 54, 26, 12, 12, 12, 5 and a 6,400-wide flatten from 224x224.
 
-Wrong input sizes fail with :class:`course_utils.arithmetic.InputSizeError`, naming the layer
+Wrong input sizes fail with :class:`course_utils.lessons.arithmetic.InputSizeError`, naming the layer
 and the smallest input that works.
 """
 
@@ -22,7 +22,7 @@ import torch
 import torchvision.models as tv_models
 from torch import Tensor, nn
 
-from course_utils.arithmetic import input_size_error
+from course_utils.lessons.arithmetic import input_size_error
 
 
 def _forward_explained(model: nn.Module, x: Tensor, run: Callable[[Tensor], Tensor]) -> Tensor:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from course_utils.arithmetic.formulas import conv_macs, conv_output_size, linear_params
+from course_utils.lessons.arithmetic.formulas import conv_macs, conv_output_size, linear_params
 
 
 @dataclass(frozen=True)

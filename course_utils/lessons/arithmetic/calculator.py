@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.arithmetic.formulas import conv_macs, conv_output_size, conv_params, shape_str
+from course_utils.lessons.arithmetic.formulas import conv_macs, conv_output_size, conv_params, shape_str
 
 KINDS = ("conv", "maxpool")
 

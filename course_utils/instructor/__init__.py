@@ -1,4 +1,4 @@
-"""Run the course's notebooks headless: ``python -m course_utils.build [--smoke] [NOTEBOOK ...]``.
+"""Run the course's notebooks headless: ``python -m course_utils.instructor [--smoke] [NOTEBOOK ...]``.
 
 Executes every numbered notebook in ``notebooks/`` in order (or the ones named: a file stem, a
 unique prefix such as ``02``, or a path) in a local Jupyter kernel with nbclient, cell by cell,
@@ -15,9 +15,9 @@ when interrupted.
 import importlib
 
 importlib.import_module("course_utils.quick_start")  # before nbformat: see its docstring
-from course_utils.build.cli import (NOTEBOOK_NAME, BuildError, find_notebooks, main, resolve_mode,
+from course_utils.instructor.cli import (NOTEBOOK_NAME, BuildError, find_notebooks, main, resolve_mode,
                                     select_notebooks)
-from course_utils.build.execute import CellFailure, Outcome, first_line
+from course_utils.instructor.execute import CellFailure, Outcome, first_line
 
 __all__ = ["NOTEBOOK_NAME", "BuildError", "CellFailure", "Outcome", "find_notebooks", "first_line",
            "main", "resolve_mode", "select_notebooks"]

@@ -1,8 +1,8 @@
-"""``python -m course_utils.build``: see :mod:`course_utils.build`."""
+"""``python -m course_utils.instructor``: see :mod:`course_utils.instructor`."""
 
 import sys
 
-from course_utils.build.cli import main
+from course_utils.instructor.cli import main
 
 if __name__ == "__main__":
     try:

@@ -1,4 +1,4 @@
-"""The executed course as a static site: ``python -m course_utils.build --site`` writes
+"""The executed course as a static site: ``python -m course_utils.instructor --site`` writes
 ``build/site/`` (``build/smoke/site/`` for a smoke build).
 
 * ``index.html``: each notebook's title, one-line idea and headline numbers (from its record),
@@ -23,7 +23,8 @@ import jinja2
 import nbformat
 from PIL import Image
 
-from course_utils.report import format_seconds, format_value
+from course_utils.instructor.report import format_value
+from course_utils.runtime import format_seconds
 
 TEMPLATES = Path(__file__).resolve().parent / "site_templates"
 COURSE = "PyTorch, one measured idea at a time"

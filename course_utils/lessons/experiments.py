@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from course_utils.data.loader import ImageData, TensorLoader
 from course_utils.optim import make_sgd
-from course_utils.permutation import PixelPermutation, permute_fc_input
+from course_utils.lessons.permutation import PixelPermutation, permute_fc_input
 from course_utils.runtime import preferred_memory_format, set_seed
 from course_utils.training import History, fit, predict
 

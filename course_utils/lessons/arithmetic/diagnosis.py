@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_utils.arithmetic.formulas import (_AVGPOOL, _CONV, _MAXPOOL, _SAME_SHAPE, _first_tensor,
+from course_utils.lessons.arithmetic.formulas import (_AVGPOOL, _CONV, _MAXPOOL, _SAME_SHAPE, _first_tensor,
                                               _leaf_modules, _raw_window_output, _spatial_dims, _window,
                                               describe_layer, min_input_size, shape_str)
 

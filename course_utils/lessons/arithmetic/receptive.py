@@ -9,7 +9,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from course_utils.arithmetic.formulas import _CONV, shape_str
+from course_utils.lessons.arithmetic.formulas import _CONV, shape_str
 
 def measure_receptive_field(model: nn.Module, input_shape: Sequence[int]) -> tuple[int, int]:
     """Height and width of the input window that the centre output pixel depends on, measured

@@ -1,4 +1,4 @@
-"""The command line of ``python -m course_utils.build``."""
+"""The command line of ``python -m course_utils.instructor``."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from typing import Callable, Sequence, TextIO
 
 from jupyter_client.kernelspec import NoSuchKernel
 
-from course_utils.build.execute import Outcome, Progress, kernel_env, run_one, show
-from course_utils.build.outputs import Staging, promote, promotion_lock
+from course_utils.instructor.execute import Outcome, Progress, kernel_env, run_one, show
+from course_utils.instructor.outputs import Staging, promote, promotion_lock
 from course_utils.paths import SettingError, checkout, describe_data_root
-from course_utils.report import format_seconds, write_results_md
+from course_utils.instructor.report import write_results_md
+from course_utils.runtime import format_seconds
 
 #: The course's notebooks: a number, an underscore, a name (``01_mnist_fc_vs_cnn.ipynb``).
 #: Copies such as ``01_x.nbconvert.ipynb`` or ``Untitled.ipynb`` are not course notebooks.
@@ -115,7 +116,7 @@ def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, sty
             files = redraw(runs, figures, style=style, formats=fmts)
         except RunsError as err:
             missing.append(path.stem)
-            how = f"python -m course_utils.build {path.stem}{' --smoke' if smoke else ''}"
+            how = f"python -m course_utils.instructor {path.stem}{' --smoke' if smoke else ''}"
             kept = f" ({show(figures / path.stem)} left as it was)" if (figures / path.stem).exists() else ""
             print(f"  {path.stem}: no figures redrawn{kept}: {err}. Make one with: {how}", file=log)
             continue
@@ -170,7 +171,7 @@ def run_notebooks(one: Callable[[int, Path], Outcome], chosen: Sequence[Path], *
 
 def parse_args(argv: Sequence[str] | None, root: Path) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m course_utils.build",
+        prog="python -m course_utils.instructor",
         description="Run the course's notebooks headless in a Jupyter kernel and regenerate all "
                     "figures (figures/<notebook>/<name>.png), the executed notebooks "
                     "(build/notebooks/), the records (results/) and RESULTS.md. Outputs move into "
@@ -227,12 +228,12 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     log = stream or sys.stderr
     root = checkout()
     if root is None:
-        print("error: python -m course_utils.build runs inside a checkout of the course (a folder "
+        print("error: python -m course_utils.instructor runs inside a checkout of the course (a folder "
               "with notebooks/, course_utils/ and pyproject.toml); cd into one first.", file=log)
         return 2
     args = parse_args(argv, root)
     if args.colab:
-        from course_utils.build.colab import ColabError, unpushed, write_colab
+        from course_utils.instructor.colab import ColabError, unpushed, write_colab
 
         try:
             changed = write_colab(root)
@@ -281,7 +282,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         print(f"error: {err}", file=log)
         return 2
     if args.site:
-        from course_utils.site import broken_links, build_site
+        from course_utils.instructor.site import broken_links, build_site
 
         index = build_site(chosen, executed=out / "notebooks", results=results, figures=figures,
                            out=out / "site", mode=mode)

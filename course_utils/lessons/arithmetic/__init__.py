@@ -10,16 +10,16 @@ its leaf layers and returns a :class:`LayerTable`; :func:`format_layer_table` pr
 naming the layer and the smallest square input that works.
 """
 
-from course_utils.arithmetic.calculator import LayerResult, calculate_layer
-from course_utils.arithmetic.diagnosis import (InputSizeError, check_input, input_size_error,
+from course_utils.lessons.arithmetic.calculator import LayerResult, calculate_layer
+from course_utils.lessons.arithmetic.diagnosis import (InputSizeError, check_input, input_size_error,
                                                smallest_square_input)
-from course_utils.arithmetic.formulas import (QUIET_TYPES, FormulaMismatchError, conv_macs,
+from course_utils.lessons.arithmetic.formulas import (QUIET_TYPES, FormulaMismatchError, conv_macs,
                                               conv_output_size, conv_params, describe_layer,
                                               expected_output_shape, layer_macs, layer_params,
                                               linear_macs, linear_params, min_input_size,
                                               same_padding, shape_str, stacked_receptive_field)
-from course_utils.arithmetic.receptive import compare_stacks, measure_receptive_field
-from course_utils.arithmetic.table import (LayerRow, LayerTable, format_layer_table, layer_table,
+from course_utils.lessons.arithmetic.receptive import compare_stacks, measure_receptive_field
+from course_utils.lessons.arithmetic.table import (LayerRow, LayerTable, format_layer_table, layer_table,
                                            side_by_side, table_rows)
 
 __all__ = [

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.arithmetic.diagnosis import check_input
-from course_utils.arithmetic.formulas import (QUIET_TYPES, FormulaMismatchError, _first_tensor,
+from course_utils.lessons.arithmetic.diagnosis import check_input
+from course_utils.lessons.arithmetic.formulas import (QUIET_TYPES, FormulaMismatchError, _first_tensor,
                                               _leaf_modules, describe_layer, expected_output_shape,
                                               layer_macs, layer_params, shape_str)
 from course_utils.results import format_table

@@ -1,5 +1,5 @@
 """One click to Colab: every notebook's setup cell and "Open in Colab" badges, written from the
-instructor's own git remote and commit (``python -m course_utils.build --colab``).
+instructor's own git remote and commit (``python -m course_utils.instructor --colab``).
 
 The setup cell is the first code cell of every notebook. Outside Colab it does nothing; on
 Colab it fetches the course at the commit written here (the one ``--colab`` ran from, so a
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.build.cli import find_notebooks
+from course_utils.instructor.cli import find_notebooks
 
 #: Marks the setup cell (its first line) and the badge lines, so they can be found and rewritten.
 SETUP_MARK = "# Setup (Colab only):"
@@ -45,7 +45,7 @@ def setup_cell_source(repo_url: str | None, commit: str | None = None) -> str:
     pinned = f'"{commit}"' if commit else "None"
     return f'''{SETUP_MARK} fetch the course at the commit these notebooks belong to and install its
 # helper package, course_utils. Elsewhere it does nothing.
-COURSE_REPO = {address}  # both written by `python -m course_utils.build --colab`
+COURSE_REPO = {address}  # both written by `python -m course_utils.instructor --colab`
 COURSE_COMMIT = {pinned}
 KEEP_DATA_ON_DRIVE = False  # True: the data sets go to your Google Drive and outlive a runtime reset
 import os, subprocess, sys
@@ -56,7 +56,7 @@ if "google.colab" in sys.modules:
         os.environ["COURSE_DATA"] = "/content/drive/MyDrive/pytorch-course/data"
     if COURSE_REPO is None:
         raise RuntimeError("This copy of the course has no repository address yet: the instructor "
-                           "runs `python -m course_utils.build --colab` once after pushing it to GitHub.")
+                           "runs `python -m course_utils.instructor --colab` once after pushing it to GitHub.")
     def _run(*command):
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0:
