@@ -1,7 +1,7 @@
 """Figures that can be redrawn in seconds, without data or training: saved runs.
 
 A notebook makes each figure with :func:`figure`: it names a drawing function of
-:mod:`course_utils.pictures` (``kind``) and hands it plain data (training histories, confusion
+:mod:`course_utils.plots` (``kind``) and hands it plain data (training histories, confusion
 matrices, small tables, a few thumbnails). The data is kept, JSON-encoded, in the notebook's
 saved run ``<results>/<notebook>.runs.json``, and the figure is drawn *from the kept data*, so
 ``python -m course_utils.instructor --figures-only`` (:func:`redraw`) gives the same figure, pixel
@@ -29,19 +29,19 @@ from matplotlib.figure import Figure
 from PIL import Image
 from torch import Tensor
 
-from course_utils import pictures
+from course_utils import plots
 from course_utils.files import remove, remove_stale_temporaries, temporary_name
 from course_utils.results import current_notebook, results_dir, write_json
 
 FORMAT, VERSION = "course_utils.runs", 1
 #: The drawing functions a saved run may name.
 KINDS: dict[str, Callable[..., Figure]] = {
-    "images": pictures.show_images,
-    "curves": pictures.plot_curves,
-    "lines": pictures.plot_lines,
-    "bars": pictures.bar_chart,
-    "confusion": pictures.plot_confusion,
-    "feature_maps": pictures.show_feature_maps,
+    "images": plots.show_images,
+    "curves": plots.plot_curves,
+    "lines": plots.plot_lines,
+    "bars": plots.bar_chart,
+    "confusion": plots.plot_confusion,
+    "feature_maps": plots.show_feature_maps,
 }
 #: Thumbnails are kept at most this many pixels on a side.
 THUMBNAIL = 160
@@ -107,7 +107,7 @@ def thumbnails(images: Tensor, mean=None, std=None, size: int = THUMBNAIL) -> Te
     """Images for a saved run: uint8 (denormalised with ``mean``/``std`` when float), and at
     most ``size`` pixels on a side."""
     if images.dtype != torch.uint8:
-        images = torch.from_numpy((pictures.to_display(images, mean, std) * 255).round().astype(np.uint8))
+        images = torch.from_numpy((plots.to_display(images, mean, std) * 255).round().astype(np.uint8))
         images = images.permute(0, 3, 1, 2)
     images = images.detach().cpu()
     h, w = images.shape[2:]
@@ -129,7 +129,7 @@ def draw(spec: dict) -> Figure:
 
 def figure(name: str, kind: str, *, caption: str, **data) -> Figure:
     """Draw figure ``name`` with the :data:`KINDS` function ``kind`` from ``data``, save it (as
-    :func:`~course_utils.pictures.save_figure` does) and keep its data in the notebook's saved
+    :func:`~course_utils.plots.save_figure` does) and keep its data in the notebook's saved
     run. Image batches are kept as thumbnails (:func:`thumbnails`); the figure is drawn from
     exactly what is kept, so a redraw gives the same picture. ``caption`` says what it shows
     (for the gallery)."""
@@ -138,9 +138,9 @@ def figure(name: str, kind: str, *, caption: str, **data) -> Figure:
     if kind == "images":
         data["images"] = thumbnails(data["images"], data.pop("mean", None), data.pop("std", None))
     spec = {"kind": kind, "caption": caption, "data": json.loads(json.dumps(encode(data)))}
-    with pictures.style(os.environ.get("COURSE_FIGURE_STYLE", "paper")):
+    with plots.style(os.environ.get("COURSE_FIGURE_STYLE", "paper")):
         fig = draw(spec)
-        pictures.save_figure(fig, name)
+        plots.save_figure(fig, name)
     notebook = current_notebook()
     _figures.setdefault(notebook, {})[name] = spec
     save_runs(notebook)
@@ -201,7 +201,7 @@ def redraw(path: Path, out: Path, *, style: str = "paper", formats=None) -> list
     temp = temporary_name(folder, "redraw")
     try:
         drawn = []
-        with pictures.style(style):
+        with plots.style(style):
             for name, spec in runs["figures"].items():
                 try:
                     fig = draw(spec)
@@ -210,7 +210,7 @@ def redraw(path: Path, out: Path, *, style: str = "paper", formats=None) -> list
                                     f"drawn ({type(exc).__name__}: {exc}); rebuild the "
                                     f"notebook") from None
                 try:
-                    drawn += pictures.write_figure(fig, temp, name, formats)
+                    drawn += plots.write_figure(fig, temp, name, formats)
                 finally:
                     plt.close(fig)
         folder.mkdir(exist_ok=True)

@@ -28,7 +28,7 @@ _state: dict = {"notebook": None, "start": None, "device": None}
 def start_notebook(name: str, device: torch.device | str | None = None) -> None:
     """Name the running notebook (its file stem) and start its clock.
 
-    Figures saved with :func:`course_utils.pictures.save_figure` and numbers recorded with
+    Figures saved with :func:`course_utils.plots.save_figure` and numbers recorded with
     :func:`record` go under this name; the data notes of an earlier notebook in the same
     process are forgotten.
     """

@@ -27,7 +27,7 @@ from course_utils.figures import figure
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
 from course_utils.lessons.permutation import block_permutation, permute_pixels
-from course_utils.pictures import plot_lines, show_feature_maps, show_images
+from course_utils.plots import plot_lines, show_feature_maps, show_images
 from course_utils.lessons.schedules import SCHEDULES, lr_curve
 
 

@@ -22,7 +22,7 @@ GOOD = [
     "from course_utils.results import record, start_notebook\n"
     "start_notebook('01_tiny', 'cpu')",
     "import matplotlib.pyplot as plt\n"
-    "from course_utils.pictures import save_figure\n"
+    "from course_utils.plots import save_figure\n"
     "fig, ax = plt.subplots()\n"
     "ax.plot([0, 1], [1, 0])\n"
     "paths = save_figure(fig, 'line')",
@@ -444,14 +444,14 @@ def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
     go = tmp_path / "04 has run"
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
         "from course_utils.results import record, start_notebook\nstart_notebook('01_slow', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.pictures import save_figure\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.plots import save_figure\n"
         "save_figure(plt.figure(), 'one')",
         f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n"
         f"        break\n    time.sleep(0.1)",
         "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); record(figures=3)"])
     make_notebook(tmp_path / "nb" / "04_quick.ipynb", [
         "from course_utils.results import record, start_notebook\nstart_notebook('04_quick', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.pictures import save_figure\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.plots import save_figure\n"
         "save_figure(plt.figure(), 'only'); record(figures=1)",
         f"import pathlib\npathlib.Path({str(go)!r}).touch()"])
     first = build_process(tmp_path, "01")

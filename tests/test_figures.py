@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils import instructor, figures, pictures, results
+from course_utils import instructor, figures, plots, results
 from course_utils.figures import RunsError, decode, encode, figure, load_runs, redraw, runs_path
 
 HISTORY = {"epoch": [1, 2, 3], "test_acc": [0.5, 0.61, 0.7], "step_loss": [2.3, 1.9, 1.5, 1.2, 1.1, 1.0]}
@@ -46,7 +46,7 @@ def test_redrawn_figures_are_pixel_and_text_equal(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FIGURE_FORMATS", "png,svg")
     results.start_notebook("97_kinds")
     every_kind()
-    made = pictures.figures_dir()
+    made = plots.figures_dir()
     runs = runs_path()
     kept = load_runs(runs)
     assert sorted(kept["figures"]) == ["bars", "confusion", "curves", "digits", "lines", "photos"]
@@ -72,13 +72,13 @@ def test_slides_style_makes_16_9_figures_with_larger_text(tmp_path):
         if p.suffix == ".png":
             w, h = Image.open(p).size
             assert abs(w / h - 16 / 9) < 0.2, p.name     # bbox "standard": the whole 16:9 page
-    with pictures.style("slides"):
-        fig = pictures.plot_curves({"a": HISTORY}, "test_acc")
+    with plots.style("slides"):
+        fig = plots.plot_curves({"a": HISTORY}, "test_acc")
         assert tuple(fig.get_size_inches()) == pytest.approx((13.333, 7.5), abs=0.01)
         assert fig.axes[0].xaxis.label.get_fontsize() == 22
-    assert pictures.current_style() == "paper"
+    assert plots.current_style() == "paper"
     with pytest.raises(ValueError, match="unknown style"):
-        with pictures.style("poster"):
+        with plots.style("poster"):
             pass
 
 

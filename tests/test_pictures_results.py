@@ -4,7 +4,7 @@ import matplotlib
 import torch
 
 from course_utils import results
-from course_utils.pictures import bar_chart, plot_curves, save_figure, show_images, to_display
+from course_utils.plots import bar_chart, plot_curves, save_figure, show_images, to_display
 
 matplotlib.use("Agg")
 
@@ -74,7 +74,7 @@ def test_format_table():
 
 def test_plot_confusion_writes_counts_and_checks_shape():
     import pytest
-    from course_utils.pictures import plot_confusion
+    from course_utils.plots import plot_confusion
     fig = plot_confusion(torch.tensor([[5, 1], [0, 7]]), ["cat", "dog"])
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == ["0", "1", "5", "7"]
@@ -84,7 +84,7 @@ def test_plot_confusion_writes_counts_and_checks_shape():
 
 def test_smoke_and_student_figures_never_land_in_the_builds_folder(monkeypatch):
     from course_utils.paths import PACKAGE_PARENT
-    from course_utils.pictures import figures_dir
+    from course_utils.plots import figures_dir
     monkeypatch.delenv("COURSE_FIGURES", raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert figures_dir("01_x") == PACKAGE_PARENT / "build" / "smoke" / "figures" / "01_x"

@@ -135,7 +135,7 @@ class SeedRuns:
                 for i, s in enumerate(self.seeds)]
 
     def bar_values(self) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-        """``(means, stds)`` laid out for :func:`course_utils.pictures.bar_chart`."""
+        """``(means, stds)`` laid out for :func:`course_utils.plots.bar_chart`."""
         means = {m: {c: self.mean(m, c) for c in per_model} for m, per_model in self.acc.items()}
         stds = {m: {c: self.std(m, c) for c in per_model} for m, per_model in self.acc.items()}
         return means, stds

@@ -1,4 +1,4 @@
-"""The exercises at the end of every notebook: numeric answers computed by the course's own
+"""The exercises with numeric answers computed by the course's own
 formulas, with a hint for a wrong answer and the worked reasoning for a right one.
 
 In a notebook::
