@@ -30,7 +30,7 @@ from torchvision.transforms import v2
 from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import LeNet
 from course_utils.optim import make_adam
-from course_utils.runtime import get_device, preferred_memory_format, set_seed
+from course_utils.runtime import get_device, set_seed
 from course_utils.training import evaluate, fit
 
 from seedway import cifar_datasets, test_accuracy, train_epoch  # beside this script
@@ -80,13 +80,11 @@ def our_pipeline(epochs: int, seed: int, device: torch.device) -> dict:
     test = load_cifar10(False, device=device, smoke=False)
     load_seconds = time.perf_counter() - start
     set_seed(seed)
-    layout = preferred_memory_format(device)
-    model = LeNet().to(device, memory_format=layout)
+    model = LeNet().to(device)   # fit and evaluate choose the memory layout (channels-last here)
     optimizer = make_adam(model.parameters(), lr=1e-3)
-    history = fit(model, train.loader(64, shuffle=True, memory_format=layout, seed=seed), optimizer,
-                  epochs, progress=False)
+    history = fit(model, train.loader(64, shuffle=True, seed=seed), optimizer, epochs, progress=False)
     start = time.perf_counter()
-    acc = evaluate(model, test.loader(1000, memory_format=layout))["acc"]
+    acc = evaluate(model, test.loader(1000))["acc"]
     return dict(seconds=sum(history["seconds"]), eval_seconds=time.perf_counter() - start, acc=acc,
                 load_seconds=load_seconds)
 

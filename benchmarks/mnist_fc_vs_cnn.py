@@ -24,7 +24,7 @@ from course_utils.data.mnist import MNIST_MEAN, MNIST_STD, load_mnist
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_sgd
 from course_utils.paths import data_root
-from course_utils.runtime import get_device, preferred_memory_format, set_seed
+from course_utils.runtime import get_device, set_seed
 from course_utils.training import evaluate, fit
 
 from seedway import test_accuracy, train_epoch  # beside this script
@@ -52,11 +52,9 @@ def our_pipeline(model_name: str, seed: int, device: torch.device) -> tuple[floa
     """course_utils: uint8 tensors on the device, whole-batch normalisation, fit/evaluate."""
     train, test = load_mnist(True, device=device, smoke=False), load_mnist(False, device=device, smoke=False)
     set_seed(seed)
-    model = MODELS[model_name]().to(device)
-    layout = preferred_memory_format(device) if model_name == "cnn" else torch.contiguous_format
-    model = model.to(memory_format=layout)
-    train_loader = train.loader(64, shuffle=True, memory_format=layout)
-    test_loader = test.loader(1000, memory_format=layout)
+    model = MODELS[model_name]().to(device)   # fit and evaluate choose the memory layout
+    train_loader = train.loader(64, shuffle=True)
+    test_loader = test.loader(1000)
     optimizer = make_sgd(model.parameters(), lr=0.01, momentum=0.5)
     start = time.perf_counter()
     fit(model, train_loader, optimizer, 1, progress=False)

@@ -29,15 +29,15 @@ def add_step_arguments(parser: argparse.ArgumentParser, *, batches: int) -> None
 def time_steps(train, dtype: torch.dtype | None, layout: torch.memory_format, batches: int,
                warmup: int, batch_size: int, seed: int, device: torch.device) -> dict:
     """Seconds for ``batches`` steps of :func:`fit` (after ``warmup`` untimed ones) on ``train``
-    (GPU-resident uint8, crop and flip on the batch) with the autocast dtype forced to ``dtype``
-    (None: float32) and the model and batches in ``layout``."""
+    (GPU-resident uint8, crop and flip on the batch) with fit's choices forced: the autocast
+    dtype to ``dtype`` (None: float32), the memory layout of model and batches to ``layout``."""
     set_seed(seed)
-    model = VGG().to(device, memory_format=layout)
+    model = VGG().to(device)
     optimizer = make_sgd(model.parameters(), lr=0.05, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip,
-                          memory_format=layout, seed=seed)
+    loader = train.loader(batch_size, shuffle=True, drop_last=True, augment=random_crop_flip, seed=seed)
     batches_iter = iter(loader)
-    with mock.patch.object(training, "mixed_precision_dtype", lambda _device: dtype):
+    with mock.patch.object(training, "mixed_precision_dtype", lambda _device: dtype), \
+            mock.patch.object(training, "preferred_memory_format", lambda _device, _amp=False: layout):
         fit_args = dict(progress=False, amp=dtype is not None)
         training.fit(model, itertools.islice(batches_iter, warmup), optimizer, 1, **fit_args)
         history = training.fit(model, itertools.islice(batches_iter, batches), optimizer, 1, **fit_args)

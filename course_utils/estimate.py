@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_utils.runtime import format_seconds
-from course_utils.runtime import pick, synchronize
-from course_utils.training import LossFn, autocast_context
+from course_utils.models import eval_mode
+from course_utils.runtime import format_seconds, needs_grad_scaler, pick, synchronize
+from course_utils.training import LossFn, place, train_step
 
 
 def fork_loader(loader):
@@ -76,15 +76,15 @@ def estimate_fit(
     the runs forecast are a few steps themselves, and the forecast only has to run)."""
     measure_steps = pick(4, 1) if measure_steps is None else measure_steps
     warmup_steps = pick(1, 0) if warmup_steps is None else warmup_steps
-    device = torch.device(device) if device is not None else next(model.parameters()).device
     twin, twin_opt = copy.deepcopy((model, optimizer))
-    twin.train()
+    where = place(twin.train(), device, amp)   # as fit would: the same layout and precision
+    scaler = torch.amp.GradScaler(where.device.type) if needs_grad_scaler(where.dtype) else None
     loader = fork_loader(train_loader)
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else measure_steps
     batches = iter(loader)
     times = []
     for i in range(warmup_steps + measure_steps):
-        synchronize(device)
+        synchronize(where.device)
         start = time.perf_counter()
         try:
             x, y = next(batches)
@@ -93,13 +93,8 @@ def estimate_fit(
             x, y = next(batches, (None, None))
             if x is None:
                 break
-        x, y = x.to(device), y.to(device)
-        with autocast_context(device, amp):
-            loss = loss_fn(twin(x).float(), y)
-        twin_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        twin_opt.step()
-        synchronize(device)
+        train_step(twin, where.batch(x), y.to(where.device), twin_opt, loss_fn, where=where, scaler=scaler)
+        synchronize(where.device)
         if i >= warmup_steps:
             times.append(time.perf_counter() - start)
     if not times:
@@ -108,15 +103,14 @@ def estimate_fit(
     eval_pass = 0.0
     if test_loader is not None:
         n_batches = len(test_loader) if hasattr(test_loader, "__len__") else 1
-        twin.eval()
-        with torch.inference_mode(), autocast_context(device, amp):
-            x, _ = next(iter(fork_loader(test_loader)))
-            twin(x.to(device))  # warm-up
-            synchronize(device)
+        x = where.batch(next(iter(fork_loader(test_loader)))[0])
+        with torch.inference_mode(), eval_mode(twin), where.autocast():
+            twin(x)  # warm-up
+            synchronize(where.device)
             start = time.perf_counter()
-            twin(x.to(device))
-            synchronize(device)
+            twin(x)
+            synchronize(where.device)
         eval_pass = (time.perf_counter() - start) * n_batches
     steps = steps_per_epoch * epochs
     return Estimate(name, step * steps + eval_pass * epochs, step, steps, eval_pass, len(times),
-                    str(device), shorten)
+                    str(where.device), shorten)

@@ -1,8 +1,13 @@
 """Training and evaluation loops that work for any classifier and any iterable of batches.
 
-Mixed precision follows :func:`course_utils.runtime.mixed_precision_dtype` (bfloat16, or
-float16 with a gradient scaler on GPUs without bfloat16); learning-rate schedulers are stepped
-per batch or per epoch as asked; an averaged copy of the weights (EMA) can be kept along; and
+Where the model meets the batch, once per call of :func:`fit`, :func:`evaluate` or
+:func:`predict` (:func:`place`): the device, the mixed precision
+(:func:`course_utils.runtime.mixed_precision_dtype`: bfloat16, or float16 with a gradient
+scaler on GPUs without bfloat16) and the memory layout (channels-last for a model with 2-D
+convolutions where :func:`course_utils.runtime.preferred_memory_format` says it is faster);
+the model is converted once, each batch as it arrives, so loaders and notebooks never name a
+layout. Every training step is :func:`train_step`. Learning-rate schedulers are stepped per
+batch or per epoch as asked; an averaged copy of the weights (EMA) can be kept along; and
 evaluation can average several views of each test image (test-time augmentation).
 """
 
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable
 
 import torch
@@ -19,7 +25,8 @@ from torch.optim import lr_scheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from course_utils.runtime import mixed_precision_dtype, needs_grad_scaler, synchronize
+from course_utils.models import eval_mode
+from course_utils.runtime import mixed_precision_dtype, needs_grad_scaler, preferred_memory_format, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
@@ -29,12 +36,58 @@ PER_BATCH = (lr_scheduler.OneCycleLR, lr_scheduler.CyclicLR)
 TTA_KINDS = (None, "flip", "flip-translate")
 
 
-def autocast_context(device: torch.device, amp: bool):
-    """``torch.autocast`` in the device's mixed precision when ``amp``, else a no-op."""
+@dataclass(frozen=True)
+class Placement:
+    """How a model meets its batches, decided once per call: the ``device``, the autocast
+    ``dtype`` (None: float32) and the memory ``layout`` of the model and of 4-D batches."""
+
+    device: torch.device
+    dtype: torch.dtype | None
+    layout: torch.memory_format
+
+    def batch(self, x: Tensor) -> Tensor:
+        """``x`` on the device, in the layout when it is a 4-D image batch."""
+        x = x.to(self.device, non_blocking=True)
+        return x.contiguous(memory_format=self.layout) if x.dim() == 4 else x
+
+    def autocast(self):
+        """``torch.autocast`` in :attr:`dtype`, or a no-op for float32."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+
+def place(model: nn.Module, device: torch.device | str | None = None, amp: bool = False) -> Placement:
+    """Decide the :class:`Placement` for ``model`` (``device``: by default the model's own;
+    ``amp``: use the device's mixed precision) and move and convert ``model`` to it, in place."""
+    device = torch.device(device) if device is not None else next(model.parameters()).device
     dtype = mixed_precision_dtype(device) if amp else None
-    if dtype is not None:
-        return torch.autocast(device.type, dtype=dtype)
-    return contextlib.nullcontext()
+    convnet = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    layout = preferred_memory_format(device, amp) if convnet else torch.contiguous_format
+    model.to(device, memory_format=layout)
+    return Placement(device, dtype, layout)
+
+
+def train_step(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
+               loss_fn: LossFn = F.cross_entropy, *, where: Placement,
+               scaler: torch.amp.GradScaler | None = None) -> tuple[Tensor, Tensor, bool]:
+    """One training step on the batch ``(x, y)`` (already placed by ``where.batch``): forward
+    and loss under ``where``'s autocast, ``zero_grad``, backward, optimizer step (through the
+    gradient ``scaler`` for float16). Returns the loss and the logits (detached) and whether the
+    optimizer stepped (a scaler skips a step whose gradients overflowed, and lowers its scale)."""
+    with where.autocast():
+        logits = model(x)
+        loss = loss_fn(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+        return loss.detach(), logits.detach(), True
+    scale = scaler.get_scale()
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach(), logits.detach(), scaler.get_scale() >= scale
 
 
 def tta_views(x: Tensor, kind: str | None) -> list[tuple[float, Tensor]]:
@@ -53,21 +106,23 @@ def tta_views(x: Tensor, kind: str | None) -> list[tuple[float, Tensor]]:
     h, w = x.shape[2:]
     padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
     shifted = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
-    return ([(0.25, x), (0.25, x.flip(3))]
-            + [(0.125, v.contiguous(memory_format=torch.channels_last) if x.is_contiguous(
-                memory_format=torch.channels_last) else v.contiguous()) for s in shifted
-               for v in (s, s.flip(3))])
-
-
-def _forward(model: nn.Module, x: Tensor, tta: str | None) -> Tensor:
-    """The model's outputs, or the weighted mean of its outputs over the TTA views."""
-    views = tta_views(x, tta)
-    if len(views) == 1:
-        return model(x)
-    return sum(w * model(v).float() for w, v in views)
+    return [(0.25, x), (0.25, x.flip(3))] + [(0.125, v) for s in shifted for v in (s, s.flip(3))]
 
 
 @torch.inference_mode()
+def _outputs(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], where: Placement,
+             tta: str | None) -> list[tuple[Tensor, Tensor]]:
+    """``(float logits, labels)`` per batch of ``loader``, in eval mode (then back), without
+    gradients, the logits averaged over the TTA views when ``tta``."""
+    out = []
+    with eval_mode(model), where.autocast():
+        for x, y in loader:
+            views = tta_views(where.batch(x), tta)
+            out.append((sum(w * model(where.batch(v)).float() for w, v in views),
+                        y.to(where.device, non_blocking=True)))
+    return out
+
+
 def evaluate(
     model: nn.Module,
     loader: Iterable[tuple[Tensor, Tensor]],
@@ -80,26 +135,21 @@ def evaluate(
 
     ``tta`` averages each image's outputs over several views (:func:`tta_views`); ``amp`` as
     in :func:`fit`."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    n = 0
-    with autocast_context(device, amp):
-        for x, y in loader:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            logits = _forward(model, x, tta)
-            loss_sum += loss_fn(logits.float(), y) * y.shape[0]
-            correct += (logits.argmax(1) == y).sum()
-            n += y.shape[0]
-    model.train(was_training)
+    return _evaluate(model, loader, loss_fn, place(model, device, amp), tta)
+
+
+def _evaluate(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], loss_fn: LossFn,
+              where: Placement, tta: str | None = None) -> dict[str, float]:
+    outputs = _outputs(model, loader, where, tta)
+    n = sum(y.shape[0] for _, y in outputs)
     if n == 0:
         raise ValueError("evaluate() got an empty loader")
-    return {"loss": loss_sum.item() / n, "acc": correct.item() / n, "n": n}
+    with torch.inference_mode():
+        loss = sum(loss_fn(logits, y) * y.shape[0] for logits, y in outputs)
+        correct = sum((logits.argmax(1) == y).sum() for logits, y in outputs)
+    return {"loss": float(loss) / n, "acc": int(correct) / n, "n": n}
 
 
-@torch.inference_mode()
 def predict(
     model: nn.Module,
     loader: Iterable[tuple[Tensor, Tensor]],
@@ -109,19 +159,11 @@ def predict(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``(logits, predicted classes, labels)`` of ``model`` over every batch of ``loader``, in
     loader order (model put in eval mode, then back); ``tta`` as in :func:`evaluate`."""
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    logits, labels = [], []
-    with autocast_context(device, amp):
-        for x, y in loader:
-            logits.append(_forward(model, x.to(device, non_blocking=True), tta).float())
-            labels.append(y.to(device, non_blocking=True))
-    model.train(was_training)
-    if not logits:
+    outputs = _outputs(model, loader, place(model, device, amp), tta)
+    if not outputs:
         raise ValueError("predict() got an empty loader")
-    out = torch.cat(logits)
-    return out, out.argmax(1), torch.cat(labels)
+    logits = torch.cat([o for o, _ in outputs])
+    return logits, logits.argmax(1), torch.cat([y for _, y in outputs])
 
 
 def right_per_image(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], *, amp: bool = False,
@@ -220,10 +262,11 @@ def fit(
     that skips steps whose gradients overflow. Per-step numbers stay on the device until the
     epoch ends, so the loop never waits for the GPU (except to read the scaler's verdict).
     """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
+    where = place(model, device, amp)   # layout and precision: decided once, for every epoch
+    if ema is not None:
+        ema.module.to(where.device, memory_format=where.layout)
     interval = resolve_interval(scheduler, scheduler_interval) if scheduler is not None else None
-    dtype = mixed_precision_dtype(device) if amp else None
-    scaler = torch.amp.GradScaler(device.type) if needs_grad_scaler(dtype) else None
+    scaler = torch.amp.GradScaler(where.device.type) if needs_grad_scaler(where.dtype) else None
     history: History = {k: [] for k in (
         "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds",
         "lr", "skipped_steps", "step_loss", "step_acc")}
@@ -232,7 +275,7 @@ def fit(
     total = len(train_loader) if hasattr(train_loader, "__len__") else None
     for epoch in range(1, epochs + 1):
         model.train()
-        synchronize(device)
+        synchronize(where.device)
         start = time.perf_counter()
         losses: list[Tensor] = []
         corrects: list[Tensor] = []
@@ -241,31 +284,19 @@ def fit(
         bar = tqdm(train_loader, total=total, desc=f"{desc} {epoch}/{epochs}", disable=not progress,
                    leave=False, mininterval=0.5)
         for x, y in bar:
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with autocast_context(device, amp):
-                logits = model(x)
-                loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            stepped = True
-            if scaler is None:
-                loss.backward()
-                optimizer.step()
-            else:
-                scale = scaler.get_scale()
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                stepped = scaler.get_scale() >= scale  # a lower scale: inf/nan found, step skipped
-                skipped += not stepped
+            y = y.to(where.device, non_blocking=True)
+            loss, logits, stepped = train_step(model, where.batch(x), y, optimizer, loss_fn,
+                                               where=where, scaler=scaler)
+            skipped += not stepped
             if stepped:
                 if ema is not None:
                     ema.update_parameters(model)
                 if scheduler is not None and interval == "batch":
                     scheduler.step()
-            losses.append(loss.detach())
-            corrects.append((logits.detach().argmax(1) == y).sum())
+            losses.append(loss)
+            corrects.append((logits.argmax(1) == y).sum())
             sizes.append(y.shape[0])
-        synchronize(device)
+        synchronize(where.device)
         seconds = time.perf_counter() - start
         step_loss = torch.stack(losses).float().cpu()
         step_correct = torch.stack(corrects).cpu()
@@ -279,11 +310,11 @@ def fit(
         history["skipped_steps"].append(skipped)
         if test_loader is not None:
             start = time.perf_counter()
-            result = evaluate(model, test_loader, loss_fn, device, amp)
+            result = _evaluate(model, test_loader, loss_fn, where)
             history["test_loss"].append(result["loss"])
             history["test_acc"].append(result["acc"])
             if ema is not None:
-                averaged = evaluate(ema.module, test_loader, loss_fn, device, amp)
+                averaged = _evaluate(ema.module, test_loader, loss_fn, where)
                 history["ema_test_loss"].append(averaged["loss"])
                 history["ema_test_acc"].append(averaged["acc"])
             history["eval_seconds"].append(time.perf_counter() - start)

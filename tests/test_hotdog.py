@@ -51,15 +51,13 @@ def test_loaders_give_normalised_224_batches(hotdog_root):
     x, y = next(iter(tl))
     assert x.shape == (3, 3, 224, 224) and x.dtype == torch.float32 and y.shape == (3,)
     assert -1.0 - 1e-5 <= x.min() and x.max() <= 1.0 + 1e-5
-    assert x.is_contiguous(memory_format=torch.channels_last)   # the CPU's preferred layout
+    assert x.is_contiguous()   # the layout is fit's to choose
     assert sum(len(b[1]) for b in tl) == 8
     a, b = next(iter(te))[0], next(iter(te))[0]
     assert a.shape == (3, 3, 224, 224) and torch.equal(a, b)  # test view is fixed
     first = torch.cat([b for b, _ in AugmentedLoader(train, 8, mean=(0,) * 3, std=(1,) * 3, shuffle=False)])
     second = torch.cat([b for b, _ in AugmentedLoader(train, 8, mean=(0,) * 3, std=(1,) * 3, shuffle=False)])
     assert not torch.equal(first, second)  # fresh random crops and flips
-    tl, _ = make_loaders(train, test, 3, mean=(0.5,) * 3, std=(0.5,) * 3, memory_format=torch.contiguous_format)
-    assert next(iter(tl))[0].is_contiguous()
 
 
 def test_missing_data_full_mode_names_folder(tmp_path, offline):

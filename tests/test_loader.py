@@ -80,17 +80,10 @@ def test_augment_and_transform_are_applied_per_batch():
     assert len(calls) == 2 and all(torch.all(x == 0) for x, _ in out)
 
 
-def test_memory_format_is_asked_of_the_device_or_given(monkeypatch):
-    from course_utils.data import loader as loader_module
-
+def test_the_loader_leaves_the_memory_layout_to_fit():
     images, labels = make(8, c=3)
-    x, _ = next(iter(TensorLoader(images, labels, 8)))  # the CPU prefers channels-last
-    assert x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
-    x, _ = next(iter(TensorLoader(images, labels, 8, memory_format=torch.contiguous_format)))
-    assert x.is_contiguous()
-    monkeypatch.setattr(loader_module, "preferred_memory_format", lambda device: torch.contiguous_format)
-    x, _ = next(iter(TensorLoader(images, labels, 8)))  # e.g. Apple's MPS
-    assert x.is_contiguous()
+    x, _ = next(iter(TensorLoader(images, labels, 8)))
+    assert x.is_contiguous()   # fit / evaluate / predict put it in the model's layout
 
 
 @pytest.mark.parametrize("bad", [torch.zeros(4, 8, 8, dtype=torch.uint8), torch.zeros(4, 1, 8, 8)])

@@ -225,3 +225,45 @@ def test_float16_with_grad_scaler_on_cpu_and_a_skipped_overflow(monkeypatch):
     assert history["skipped_steps"] == [1]
     assert torch.equal(weights[3], weights[2])        # step 3 changed nothing
     assert not torch.equal(weights[2], weights[1])    # the others did
+
+
+def test_fit_evaluate_predict_choose_the_layout_once_where_model_meets_batch(monkeypatch):
+    """A convnet and its batches go channels-last where the device prefers it (the CPU), an
+    MLP stays contiguous; the loader's batches are contiguous, the model sees the chosen layout;
+    the precision is asked once per call, not once per batch."""
+    import course_utils.training as training
+    from course_utils.training import evaluate, fit, predict
+    torch.manual_seed(0)
+    conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2))
+    conv(torch.zeros(1, 3, 6, 6))
+    seen = []
+    conv[0].register_forward_pre_hook(lambda m, i: seen.append(i[0].is_contiguous(memory_format=torch.channels_last)))
+    x, y = torch.randn(12, 3, 6, 6), torch.randint(0, 2, (12,))
+    batches = [(x[i:i + 4], y[i:i + 4]) for i in range(0, 12, 4)]
+    asked = []
+    monkeypatch.setattr(training, "mixed_precision_dtype", lambda device: asked.append(device) or None)
+    fit(conv, batches, torch.optim.SGD(conv.parameters(), lr=0.1), 2, test_loader=batches, amp=True,
+        progress=False)
+    assert len(asked) == 1 and all(seen) and len(seen) == 12
+    assert conv[0].weight.is_contiguous(memory_format=torch.channels_last)
+    monkeypatch.setattr(training, "preferred_memory_format", lambda device, amp=False: torch.contiguous_format)
+    seen.clear()
+    evaluate(conv, batches)
+    predict(conv, batches)
+    assert seen and not any(seen) and conv[0].weight.is_contiguous()   # e.g. Apple's MPS
+    mlp = nn.Sequential(nn.Flatten(), nn.Linear(108, 2))
+    monkeypatch.undo()
+    fit(mlp, batches, torch.optim.SGD(mlp.parameters(), lr=0.1), 1, progress=False)
+    assert training.place(mlp).layout == torch.contiguous_format
+
+
+def test_eval_mode_puts_the_model_back():
+    from course_utils.models import eval_mode
+    model = nn.Sequential(nn.Linear(2, 2), nn.Dropout())
+    with eval_mode(model):
+        assert not model.training
+    assert model.training
+    model.eval()
+    with pytest.raises(RuntimeError), eval_mode(model):
+        raise RuntimeError
+    assert not model.training

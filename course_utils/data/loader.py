@@ -10,7 +10,6 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-from course_utils.runtime import preferred_memory_format
 
 #: A batch-level augmentation: (float batch N,C,H,W, generator) -> batch of the same shape.
 BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
@@ -32,9 +31,8 @@ class TensorLoader:
     Each epoch draws one permutation (when ``shuffle``), gathers a whole batch with one
     indexing op, converts it to float, normalises it with ``mean``/``std`` (per channel,
     in 0..1 units) and applies ``augment`` (training only) and ``transform`` (always) to the
-    whole batch, in ``memory_format`` (default: the device's
-    :func:`~course_utils.runtime.preferred_memory_format`). Iterating twice gives two
-    different orders; the same ``seed`` gives the same sequence of orders.
+    whole batch (the memory layout is :func:`~course_utils.training.fit`'s to choose). Iterating
+    twice gives two different orders; the same ``seed`` gives the same sequence of orders.
     """
 
     def __init__(
@@ -49,7 +47,6 @@ class TensorLoader:
         augment: BatchTransform | None = None,
         transform: Callable[[Tensor], Tensor] | None = None,
         drop_last: bool = False,
-        memory_format: torch.memory_format | None = None,
         seed: int | None = None,
         device: torch.device | str | None = None,
     ) -> None:
@@ -67,8 +64,6 @@ class TensorLoader:
         self.labels = labels.to(self.device, torch.long)
         self.batch_size = batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
-        self.memory_format = (memory_format if memory_format is not None
-                              else preferred_memory_format(self.device))
         self.augment, self.transform = augment, transform
         channels = images.shape[1]
         mean = torch.as_tensor(mean if mean is not None else [0.0] * channels, dtype=torch.float32)
@@ -116,7 +111,7 @@ class TensorLoader:
                 x = self.augment(x, self.aug_generator)
             if self.transform is not None:
                 x = self.transform(x)
-            yield x.contiguous(memory_format=self.memory_format), y
+            yield x, y
 
 
 @dataclass

@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 from course_utils.data.folders import list_split, open_rgb
 from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.data.provenance import DataUse, note
-from course_utils.runtime import preferred_memory_format
 
 SPLITS = ("train", "test")
 IMAGE_SIZE, RESIZE = 224, 256
@@ -136,21 +135,17 @@ def test_transform(size: int = IMAGE_SIZE, resize: int = RESIZE) -> v2.Compose:
 class AugmentedLoader:
     """Serve ``(images, labels)`` batches from an :class:`ImageList`, drawing a fresh random
     crop and flip per image (``transform`` works on uint8, on the CPU); each batch is then
-    stacked, moved and normalised as a whole, in ``memory_format`` (default: the device's
-    :func:`~course_utils.runtime.preferred_memory_format`)."""
+    stacked, moved and normalised as a whole."""
 
     def __init__(self, data: ImageList, batch_size: int, *, mean: Sequence[float],
                  std: Sequence[float], transform: v2.Transform | None = None, shuffle: bool = True,
-                 drop_last: bool = False, memory_format: torch.memory_format | None = None,
-                 seed: int = 0, device: torch.device | str = "cpu") -> None:
+                 drop_last: bool = False, seed: int = 0, device: torch.device | str = "cpu") -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.data, self.batch_size = data, batch_size
         self.transform = transform if transform is not None else train_transform()
         self.shuffle, self.drop_last = shuffle, drop_last
         self.device = torch.device(device)
-        self.memory_format = (memory_format if memory_format is not None
-                              else preferred_memory_format(self.device))
         self.mean, self.std = tuple(mean), tuple(std)
         self._scale, self._shift = uint8_affine(self.mean, self.std, self.device)
         self.generator = torch.Generator().manual_seed(seed)
@@ -167,7 +162,7 @@ class AugmentedLoader:
             batch = torch.stack([self.transform(self.data.images[i]) for i in idx.tolist()])
             x = torch.addcmul(self._shift, batch.to(self.device, non_blocking=True).float(),
                               self._scale)
-            yield x.contiguous(memory_format=self.memory_format), self.data.labels[idx].to(self.device)
+            yield x, self.data.labels[idx].to(self.device)
 
 
 def fixed_images(data: ImageList, size: int = IMAGE_SIZE, resize: int = RESIZE,
@@ -187,7 +182,6 @@ def make_loaders(
     std: Sequence[float],
     test_batch_size: int | None = None,
     device: torch.device | str = "cpu",
-    memory_format: torch.memory_format | None = None,
     seed: int = 0,
     size: int = IMAGE_SIZE,
     resize: int = RESIZE,
@@ -196,9 +190,7 @@ def make_loaders(
     (resize to ``resize``, centre crop ``size``, done once, kept as uint8 on ``device``), both
     normalised with ``mean``/``std`` (take them from the backbone's weights)."""
     train_loader = AugmentedLoader(train, batch_size, mean=mean, std=std, shuffle=True,
-                                   transform=train_transform(size), memory_format=memory_format,
-                                   seed=seed, device=device)
+                                   transform=train_transform(size), seed=seed, device=device)
     test_loader = TensorLoader(fixed_images(test, size, resize), test.labels,
-                               test_batch_size or batch_size, mean=mean, std=std,
-                               memory_format=memory_format, device=device)
+                               test_batch_size or batch_size, mean=mean, std=std, device=device)
     return train_loader, test_loader

@@ -89,9 +89,7 @@ class FastRun:
         """Per test image, whether the average (or the ``raw`` weights) with ``tta`` gets it
         right (a bool tensor on the CPU, in ``test``'s order: for paired comparisons)."""
         model = self.raw_model if raw else self.model
-        device = next(model.parameters()).device
-        return right_per_image(model, test.loader(1000, memory_format=preferred_memory_format(device, amp=True)),
-                               amp=True, tta=tta)
+        return right_per_image(model, test.loader(1000), amp=True, tta=tta)
 
     def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
         """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""
@@ -116,7 +114,7 @@ def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str,
     set_seed(seed)
     model = FastVGG(recipe.widths, batchnorm=recipe.batchnorm)
     if recipe.whitening:
-        sample, _ = next(iter(train.loader(5000, shuffle=True, seed=seed, memory_format=torch.contiguous_format)))
+        sample, _ = next(iter(train.loader(5000, shuffle=True, seed=seed)))
         init_whitening(model, sample.cpu())
     return model.to(device, memory_format=preferred_memory_format(device, amp=True))
 
@@ -124,7 +122,6 @@ def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str,
 def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int):
     model = build_fast(train, recipe, device, seed)
     loader = train.loader(recipe.batch_size, shuffle=True, drop_last=True, seed=seed,
-                          memory_format=preferred_memory_format(device, amp=True),
                           augment=random_translate_flip if recipe.augment else None)
     lr = recipe.lr * recipe.batch_size / 512
     optimizer = make_sgd(_groups(model, recipe, lr), lr=lr, momentum=recipe.momentum, nesterov=True)
@@ -148,7 +145,6 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
     ``monitor`` (a test subset, say) is evaluated after every epoch for the curves. With
     ``plain=False`` only the recipe's own test (with its test-time augmentation) is run."""
     device = torch.device(device)
-    layout = preferred_memory_format(device, amp=True)
     model, loader, optimizer = _setup(train, recipe, device, seed)
     scheduler = None
     if recipe.schedule:
@@ -157,7 +153,7 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
             pct_start=0.2, anneal_strategy="linear", div_factor=5.0, final_div_factor=1e4,
             three_phase=False, cycle_momentum=False)
     ema = ema_model(model, recipe.ema_decay) if recipe.ema_decay else None
-    monitor_loader = monitor.loader(1000, memory_format=layout) if monitor is not None else None
+    monitor_loader = monitor.loader(1000) if monitor is not None else None
     start = time.perf_counter()
     history = fit(model, loader, optimizer, recipe.epochs, test_loader=monitor_loader, scheduler=scheduler,
                   scheduler_interval="batch", ema=ema, amp=True, progress=progress, desc=desc,

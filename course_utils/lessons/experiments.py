@@ -44,13 +44,12 @@ def has_conv(model: nn.Module) -> bool:
 
 def make_loaders(
     train: ImageData, test: ImageData, recipe: Recipe, seed: int, *,
-    transform: Transform | None = None, memory_format: torch.memory_format = torch.contiguous_format,
+    transform: Transform | None = None,
 ) -> tuple[TensorLoader, TensorLoader]:
     """The shuffled training loader (batch order fixed by ``seed``) and the test loader, both
     applying ``transform`` to whole batches."""
-    return (train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform,
-                         memory_format=memory_format),
-            test.loader(recipe.test_batch_size, transform=transform, memory_format=memory_format))
+    return (train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform),
+            test.loader(recipe.test_batch_size, transform=transform))
 
 
 def train_model(
@@ -77,8 +76,7 @@ def train_model(
         model = model()
     layout = preferred_memory_format(device) if has_conv(model) else torch.contiguous_format
     model = model.to(device, memory_format=layout)
-    train_loader, test_loader = make_loaders(train, test, recipe, seed, transform=transform,
-                                             memory_format=layout)
+    train_loader, test_loader = make_loaders(train, test, recipe, seed, transform=transform)
     optimizer = make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum)
     history = fit(model, train_loader, optimizer, recipe.epochs, test_loader=test_loader,
                   progress=progress, desc=desc)

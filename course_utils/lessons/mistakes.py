@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from course_utils.data.loader import TensorLoader
 from course_utils.data.photos import AugmentedLoader, ImageList, fixed_images, test_transform, train_transform
-from course_utils.training import autocast_context, right_per_image  # right_per_image: the notebooks import it from here too
+from course_utils.training import place, right_per_image  # right_per_image: the notebooks import it from here too
 
 
 @torch.no_grad()
@@ -35,17 +35,16 @@ def right_in_train_mode(model: nn.Module, loader: TensorLoader, *, amp: bool = F
     twin = copy.deepcopy(model)
     for module in twin.modules():
         module.training = True
-    device = next(twin.parameters()).device
+    where = place(twin, amp=amp)
     n = len(loader.labels)
     order = (torch.randperm(n, generator=torch.Generator().manual_seed(seed)) if shuffle
              else torch.arange(n)).to(loader.images.device)
     served = TensorLoader(loader.images[order], loader.labels[order], loader.batch_size, mean=loader.mean,
-                          std=loader.std, memory_format=loader.memory_format, transform=loader.transform)
+                          std=loader.std, transform=loader.transform)
     right = []
-    with autocast_context(device, amp):
+    with where.autocast():
         for x, y in served:
-            x, y = x.to(device), y.to(device)
-            right.append((twin(x).argmax(1) == y).cpu())
+            right.append((twin(where.batch(x)).argmax(1) == y.to(where.device)).cpu())
     out = torch.empty(n, dtype=torch.bool)
     out[order.cpu()] = torch.cat(right)
     return out

@@ -9,13 +9,11 @@ import os
 import sys
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from course_utils.data.loader import ImageData
-from course_utils.runtime import preferred_memory_format
-from course_utils.training import autocast_context
+from course_utils.training import place, train_step
 
 
 @contextlib.contextmanager
@@ -37,26 +35,22 @@ def step_profile(model: nn.Module, data: ImageData, batch_size: int, *, device, 
                  top: int = 8) -> list[dict]:
     """The ``top`` operations of ``steps`` training steps of a copy of ``model`` (SGD, mixed
     precision as in :func:`course_utils.training.fit`), with their share of the time."""
-    device = torch.device(device)
     twin = copy.deepcopy(model).train()
+    where = place(twin, device, amp=True)
     optimizer = torch.optim.SGD([p for p in twin.parameters() if p.requires_grad], lr=1e-3)
-    x, y = next(iter(data.loader(batch_size, shuffle=True, seed=0,
-                                 memory_format=preferred_memory_format(device, amp=True))))
+    x, y = next(iter(data.loader(batch_size, shuffle=True, seed=0, device=where.device)))
+    x, y = where.batch(x), y.to(where.device)
 
     def step() -> None:
-        with autocast_context(device, True):
-            loss = F.cross_entropy(twin(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        train_step(twin, x, y, optimizer, where=where)
 
     step()   # warm-up
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if where.device.type == "cuda" else [])
     with _quiet_native_stderr(), profile(activities=activities) as prof:
         for _ in range(steps):
             step()
     events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
-    attr = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    attr = "self_device_time_total" if where.device.type == "cuda" else "self_cpu_time_total"
     total = sum(getattr(e, attr) for e in events) or 1
     rows = sorted(events, key=lambda e: getattr(e, attr), reverse=True)[:top]
     return [{"operation": e.key.removeprefix("aten::"), "calls per step": e.count // steps,

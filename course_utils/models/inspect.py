@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from course_utils.models import eval_mode
+
 
 @dataclass
 class FeatureMaps:
@@ -47,10 +49,8 @@ def feature_maps(features: nn.Sequential, image: Tensor, stage: str, *, mean: fl
     device = next(features.parameters()).device
     x = image.float().div(255) if image.dtype == torch.uint8 else image.float()
     x = ((x - mean) / std).unsqueeze(0).to(device)
-    was_training = features.training
-    features.eval()
-    out = features[: last + 1](x)[0].float().cpu()
-    features.train(was_training)
+    with eval_mode(features):
+        out = features[: last + 1](x)[0].float().cpu()
     conv = next(features[i] for i in range(last, -1, -1) if isinstance(features[i], nn.Conv2d))
     filters = conv.weight.detach().float().cpu().mean(1)
     display = image.float().cpu() / (255 if image.dtype == torch.uint8 else 1)
