@@ -29,7 +29,7 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
-from course_utils.data.standin import announce, make_standin
+from course_utils.data.standin import smoke_split
 from course_utils.files import ReadOnlyError, remove_stale_temporaries, write_atomic
 from course_utils.paths import data_root, is_writable, writable_dir
 from course_utils.runtime import is_smoke
@@ -216,12 +216,14 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
 
 def _missing_error(root: Path, cause: str | None = None) -> DataMissingError:
     why = "is not in the data root" + (f" and could not be downloaded: {cause}" if cause else "")
-    return DataMissingError(
-        "CIFAR-10", root, [ARCHIVE], why=why,
+    error = DataMissingError(
+        "CIFAR-10", root, [ARCHIVE], why=why, absent=True,
         hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; "
               f"torchvision.datasets.CIFAR10(root, download=True) fetches it on a machine with internet). "
               f"Or put an image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
               f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
+    error.cause = cause
+    return error
 
 
 # ---------------------------------------------------------------- the entry point
@@ -244,28 +246,27 @@ def load_cifar10(
     smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
-    seed = 0 if train else 1
-    has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
-    cause = None
-    if not has_archive and not (root / FOLDER).exists() and download:
-        cause = _download_archive(root)
-        has_archive = cause is None
-    if has_archive:
-        images, labels = _from_torchvision(root, train)
-        name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)
-    elif (root / FOLDER).exists():
-        images, labels = load_folder(root, split, subset=SMOKE_SIZES[split] if smoke else None, seed=seed)
-        name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
-    elif smoke:
-        announce("CIFAR-10", f"no {root / ARCHIVE} and no {root / FOLDER}/" + (f"; the download failed: {cause}"
-                                                                            if cause else ""))
-        data = make_standin("CIFAR-10", SMOKE_SIZES[split], (3, 32, 32), CIFAR10_CLASSES,
-                            CIFAR10_MEAN, CIFAR10_STD, seed=seed)
-        return data.to(device)
-    else:
-        raise _missing_error(root, cause)
-    note(DataUse(name, source))
-    data = ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
-    if smoke:
-        data = data.subset(SMOKE_SIZES[split], seed=seed)
+
+    def read() -> ImageData:
+        has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
+        cause = None
+        if not has_archive and not (root / FOLDER).exists() and download:
+            cause = _download_archive(root)
+            has_archive = cause is None
+        if has_archive:
+            images, labels = _from_torchvision(root, train)
+            name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)
+        elif (root / FOLDER).exists():
+            images, labels = load_folder(root, split, subset=SMOKE_SIZES[split] if smoke else None,
+                                         seed=0 if train else 1)
+            name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
+        else:
+            raise _missing_error(root, cause)
+        note(DataUse(name, source))
+        return ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
+
+    data = smoke_split(read, dataset="CIFAR-10", split=split, smoke=smoke, sizes=SMOKE_SIZES, shape=(3, 32, 32),
+                       classes=CIFAR10_CLASSES, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+                       reason=lambda exc: f"no {root / ARCHIVE} and no {root / FOLDER}/"
+                                          + (f"; the download failed: {exc.cause}" if exc.cause else ""))
     return data.to(device)

@@ -7,17 +7,19 @@ from typing import Iterable
 
 
 class DataMissingError(FileNotFoundError):
-    """A data set is not on disk and could not be downloaded."""
+    """A data set is not on disk and could not be downloaded. ``absent``: none of it is there
+    (smoke mode may then use a stand-in); a data set that is partly there is never replaced."""
 
     def __init__(self, dataset: str, folder: Path, files: Iterable[str], hint: str = "",
-                 why: str = "is not in the data root and could not be downloaded (no internet?)") -> None:
+                 why: str = "is not in the data root and could not be downloaded (no internet?)",
+                 absent: bool = False) -> None:
         files = list(files)
         listing = "\n".join(f"  {folder / f}" for f in files)
         msg = f"{dataset} {why}.\nPut these files in {folder}:\n{listing}"
         if hint:
             msg += f"\n{hint}"
         super().__init__(msg)
-        self.dataset, self.folder, self.files = dataset, folder, files
+        self.dataset, self.folder, self.files, self.absent = dataset, folder, files, absent
 
     def __str__(self) -> str:  # FileNotFoundError's own __str__ would show errno fields
         return self.args[0]

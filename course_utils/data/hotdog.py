@@ -13,7 +13,7 @@ from pathlib import Path
 from course_utils.data.download import check_file, download, extract_zip
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
-from course_utils.data.standin import announce, make_standin
+from course_utils.data.standin import smoke_split
 from course_utils.files import remove_stale_temporaries
 from course_utils.paths import data_root, is_writable, writable_dir
 from course_utils.runtime import is_smoke
@@ -33,7 +33,7 @@ def _expected_layout() -> list[str]:
 
 def _missing(folder: Path, root: Path, why: str) -> DataMissingError:
     return DataMissingError(
-        DATASET, folder, _expected_layout(), why=why,
+        DATASET, folder, _expected_layout(), why=why, absent=True,
         hint=f"or put {ARCHIVE} (sha1 {SHA1}, from {URL}) in {root}. Set COURSE_DATA to use "
              f"another data root.")
 
@@ -90,19 +90,16 @@ def load_hotdog(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    smoke = is_smoke() if smoke is None else smoke
-    try:
-        folder = ensure_hotdog(root, download_ok=download_ok)
-    except DataMissingError as exc:
-        if not smoke:
-            raise
-        announce("the hot dog set", f"no {FOLDER}/ and no {ARCHIVE} in {exc.folder.parent}")
-        fake = make_standin("hot dog", SMOKE_SIZES[split], (3, RESIZE, RESIZE), CLASSES,
-                            (0.5,) * 3, (0.5,) * 3, seed=0 if split == "train" else 1)
-        data = ImageList(list(fake.images), fake.labels, list(CLASSES), fake.name, standin=True)
-    else:
-        data = read_split(folder, split, CLASSES, dataset=DATASET, course_data=True)
+
+    def read() -> ImageList:
+        data = read_split(ensure_hotdog(root, download_ok=download_ok), split, CLASSES, dataset=DATASET,
+                          course_data=True)
         data.name = f"hot dog {split}"
-    if smoke:
-        data = data.subset(SMOKE_SIZES[split], seed=0 if split == "train" else 1)
+        return data
+
+    data = smoke_split(read, dataset="hot dog", split=split, smoke=is_smoke() if smoke is None else smoke,
+                       sizes=SMOKE_SIZES, shape=(3, RESIZE, RESIZE), classes=CLASSES, mean=(0.5,) * 3,
+                       std=(0.5,) * 3, reason=lambda exc: f"no {FOLDER}/ and no {ARCHIVE} in {exc.folder.parent}")
+    if data.standin:   # generated as one tensor: as the list of photos the loaders take
+        data = ImageList(list(data.images), data.labels, list(CLASSES), data.name, standin=True)
     return data

@@ -25,7 +25,7 @@ from course_utils.data.download import DownloadError, download
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
-from course_utils.data.standin import announce, make_standin
+from course_utils.data.standin import smoke_split
 from course_utils.files import remove
 from course_utils.paths import data_root, is_writable
 from course_utils.runtime import is_smoke
@@ -122,7 +122,7 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) 
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
     if not is_writable(raw):
-        raise DataMissingError(spec.name, raw, files, hint=hint,
+        raise DataMissingError(spec.name, raw, files, hint=hint, absent=True,
                                why="is not in the data root, which is read-only, so it cannot be "
                                    "downloaded into it")
     before = set(raw.iterdir()) if raw.is_dir() else set()
@@ -137,7 +137,8 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) 
                     failures.append(f"  {mirror}{name}: {getattr(exc, 'cause', exc)}")
             else:
                 raise DataMissingError(spec.name, raw, files, why="is not in the data root and could not be "
-                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint])) from None
+                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint]),
+                                       absent=True) from None
     except BaseException:
         # A download that failed leaves nothing: no archive that would make the next run see the
         # set "only partly there" instead of downloading it again.
@@ -146,7 +147,7 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) 
         raise
 
 
-def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(images uint8 (N, 1, 28, 28), labels) of one split from ``root/<name>/raw``.
 
     All four files absent: downloaded (when ``download``), else :class:`DataMissingError`
@@ -168,7 +169,7 @@ def read_split(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> t
     if missing:
         partial = len(missing) < len(found)
         raise DataMissingError(
-            spec.name, raw, missing,
+            spec.name, raw, missing, absent=not partial,
             why=("is only partly there" if partial else "is not in the data root"),
             hint=(f"The other {len(found) - len(missing)} file(s) are there; add the missing ones "
                   f"(each as published, md5-checked)." if partial else
@@ -198,21 +199,16 @@ def load_mnist(
     partly present is an error in both modes; full mode never uses a stand-in.
     """
     spec = dataset_spec(dataset)
-    smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
-    try:
-        images, labels = read_split(spec, root, train, download)
-        data = ImageData(images, labels, list(spec.classes), spec.mean, spec.std,
-                         name=f"{spec.name} {split}")
+
+    def read() -> ImageData:
+        images, labels = read_archives(spec, root, train, download)
         note(DataUse(f"{spec.name} {split}", str(root / spec.name / "raw"),
                      course_data=spec.name == COURSE_DATASET))
-    except DataMissingError as exc:
-        if not smoke or len(exc.files) < len(spec.files):  # partly there: never a stand-in
-            raise
-        announce(spec.name, f"no archives in {exc.folder}")
-        data = make_standin(spec.name, SMOKE_SIZES[split], (1, 28, 28), list(spec.classes),
-                            spec.mean, spec.std, seed=0 if train else 1)
-    if smoke:
-        data = data.subset(SMOKE_SIZES[split], seed=0 if train else 1)
+        return ImageData(images, labels, list(spec.classes), spec.mean, spec.std, name=f"{spec.name} {split}")
+
+    data = smoke_split(read, dataset=spec.name, split=split, smoke=is_smoke() if smoke is None else smoke,
+                       sizes=SMOKE_SIZES, shape=(1, 28, 28), classes=list(spec.classes), mean=spec.mean,
+                       std=spec.std, reason=lambda exc: f"no archives in {exc.folder}")
     return data.to(device)
