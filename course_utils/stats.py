@@ -52,11 +52,12 @@ def binomial_se(accuracy: float, n_test: int) -> float:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single value)."""
-    values = list(values)
-    if not values:
-        raise ValueError("no values")
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+    """Mean and sample standard deviation (divisor n - 1) of ``values``: the course's one rule
+    for a spread over seeds or repeated measurements. A single value has no measured spread:
+    its standard deviation is NaN (printed ``nan``), never 0, which would claim that runs agree
+    exactly."""
+    values = _values(values)
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
 
 @dataclass(frozen=True)
@@ -76,10 +77,10 @@ class SeedSpread:
     @classmethod
     def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
         """The spread of ``values`` (at least two runs)."""
-        values = list(values)
-        if len(values) < 2:
+        mean, sd = mean_std(values)
+        if math.isnan(sd):
             raise ValueError("a seed spread needs at least two runs")
-        return cls(statistics.stdev(values), len(values), source)
+        return cls(sd, len(_values(values)), source)
 
 
 def _values(x: Sequence[float] | float) -> list[float]:

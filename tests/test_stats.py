@@ -12,7 +12,11 @@ def test_binomial_se():
     assert binomial_se(1.0, 10) == 0.0
     with pytest.raises(ValueError):
         binomial_se(0.5, 0)
-    assert mean_std([1.0]) == (1.0, 0.0)
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(math.sqrt(2)))
+    mean, sd = mean_std([1.0])   # one run: no measured spread, not a spread of 0
+    assert mean == 1.0 and math.isnan(sd)
+    with pytest.raises(ValueError, match="no values"):
+        mean_std([])
 
 
 # One seed ---------------------------------------------------------------------------------

@@ -119,28 +119,17 @@ def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
 
 
 # ---------------------------------------------------------------- the image-folder export
-def list_folder(folder: Path) -> tuple[list[Path], Tensor]:
-    """Image files of one split folder (``<class>/*``) in class order, and their labels.
-    A missing or empty class folder raises :class:`DataMissingError` naming it."""
-    listing = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
-    return listing.files, listing.labels
-
-
-def _decode_one(path: Path) -> np.ndarray:
-    pixels = open_rgb(path)
-    if tuple(pixels.shape) != (3, 32, 32):
-        raise NotAnImageError(path, f"CIFAR-10 images are 32x32 RGB, this one is "
-                                    f"{pixels.shape[2]}x{pixels.shape[1]}", advice=FIX_IT)
-    return pixels.permute(1, 2, 0).numpy()
-
-
 def decode_files(files: list[Path], workers: int | None = None) -> Tensor:
     """Decode images (with Pillow, in a thread pool) into one uint8 tensor (N, 3, 32, 32).
     A file that cannot be read is named in a :class:`CorruptDataError`."""
     out = np.empty((len(files), 32, 32, 3), dtype=np.uint8)
 
     def decode(i: int) -> None:
-        out[i] = _decode_one(files[i])
+        pixels = open_rgb(files[i])
+        if tuple(pixels.shape) != (3, 32, 32):
+            raise NotAnImageError(files[i], f"CIFAR-10 images are 32x32 RGB, this one is "
+                                            f"{pixels.shape[2]}x{pixels.shape[1]}", advice=FIX_IT)
+        out[i] = pixels.permute(1, 2, 0).numpy()
 
     with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool, \
             tqdm(total=len(files), desc="decoding CIFAR-10 images", unit=" images", delay=1) as bar:
@@ -196,7 +185,8 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     cached, unless an up-to-date full cache exists already; otherwise the full split comes from
     the cache (:func:`cache_path`), built on first use and whenever the folder changes."""
     folder = root / FOLDER / split
-    files, labels = list_folder(folder)
+    listing = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
+    files, labels = listing.files, listing.labels
     source = fingerprint(files, folder)
     path = cache_path(root, split) if cache else None
     if path is not None:

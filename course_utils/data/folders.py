@@ -63,10 +63,6 @@ class FolderListing:
     files: list[Path]
     labels: Tensor
 
-    def counts(self) -> dict[str, int]:
-        """Images per class."""
-        return {c: int((self.labels == i).sum()) for i, c in enumerate(self.classes)}
-
 
 def _is_skipped(name: str) -> bool:
     return name.startswith(".") or name in SYSTEM_FILES

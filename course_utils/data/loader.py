@@ -4,7 +4,7 @@ augmentation on the training device, no per-image Python work (after airbench's 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -81,17 +81,9 @@ class TensorLoader:
         n = self.images.shape[0]
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    @property
-    def num_samples(self) -> int:
-        return self.images.shape[0]
-
     def normalize(self, images_u8: Tensor) -> Tensor:
         """uint8 batch -> normalised float32 batch (same device)."""
         return torch.addcmul(self._shift, images_u8.float(), self._scale)
-
-    def denormalize(self, images: Tensor) -> Tensor:
-        """Undo :meth:`normalize`, giving floats in 0..1."""
-        return (images - self._shift.to(images.device)) / (self._scale.to(images.device) * 255.0)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = self.images.shape[0]
@@ -125,7 +117,6 @@ class ImageData:
     std: tuple[float, ...]
     name: str = ""
     standin: bool = False  #: True when the images are generated, not the real data set
-    extra: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -133,7 +124,7 @@ class ImageData:
     def to(self, device: torch.device | str) -> "ImageData":
         """The same split with its tensors on ``device``."""
         return ImageData(self.images.to(device), self.labels.to(device), self.classes, self.mean,
-                         self.std, self.name, self.standin, self.extra)
+                         self.std, self.name, self.standin)
 
     def subset(self, n: int, seed: int = 0) -> "ImageData":
         """A random (fixed by ``seed``) subset of ``n`` examples, for smoke runs."""
@@ -142,7 +133,7 @@ class ImageData:
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         idx = idx.sort().values.to(self.images.device)
         return ImageData(self.images[idx], self.labels[idx], self.classes, self.mean, self.std,
-                         self.name, self.standin, self.extra)
+                         self.name, self.standin)
 
     def loader(self, batch_size: int, **kwargs) -> TensorLoader:
         """A :class:`TensorLoader` over this split, normalised with its own mean/std."""

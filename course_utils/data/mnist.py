@@ -63,7 +63,6 @@ DATASETS: dict[str, GrayscaleSet] = {
 COURSE_DATASET = "MNIST"
 MNIST_FILES = DATASETS["MNIST"].files
 MNIST_MEAN, MNIST_STD = DATASETS["MNIST"].mean, DATASETS["MNIST"].std
-MNIST_CLASSES = list(DATASETS["MNIST"].classes)
 #: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
 SMOKE_SIZES = {"train": 4096, "test": 1024}
 _IDX_UINT8 = 0x08

@@ -20,7 +20,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from course_utils.data.folders import list_split, open_rgb
+from course_utils.data.folders import class_folders, list_split, open_rgb
 from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.data.provenance import DataUse, note
 
@@ -60,7 +60,7 @@ class ImageList:
     def examples(self, per_class: int = 8, size: int = 160) -> tuple[Tensor, list[str]]:
         """The first ``per_class`` images of each class, resized and centre-cropped to ``size``
         (uint8, N, 3, size, size), and their class names: for a picture."""
-        prep = v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size)])
+        prep = test_transform(size, size)
         pics, names = [], []
         for c, name in enumerate(self.classes):
             for i in torch.nonzero(self.labels == c).flatten()[:per_class].tolist():
@@ -108,11 +108,8 @@ def load_photo_folder(folder: Path | str, split: str, *, classes: Sequence[str] 
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     folder = Path(folder).expanduser()
-    if classes is None and split != "train":  # the test split must have the training split's classes
-        from course_utils.data.folders import class_folders
-
-        if (folder / "train").is_dir():
-            classes = class_folders(folder / "train")
+    if classes is None and split != "train" and (folder / "train").is_dir():
+        classes = class_folders(folder / "train")   # the test split must have the training split's classes
     data = read_split(folder, split, classes, dataset=f"The photo folder {folder}",
                       course_data=course_data)
     message = small_images_note(data, image_size)
