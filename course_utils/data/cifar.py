@@ -24,7 +24,7 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import download
+from course_utils.data.download import download as fetch   # `download` is load_cifar10's flag
 from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
@@ -86,18 +86,6 @@ def _read_archive(archive: Path, train: bool) -> tuple[Tensor, Tensor]:
     except (tarfile.TarError, OSError, EOFError, KeyError, pickle.UnpicklingError) as exc:
         raise CorruptDataError(archive, f"cannot be read: {exc}") from None
     return torch.from_numpy(np.concatenate(arrays)), torch.tensor(labels, dtype=torch.long)
-
-
-def _download_archive(root: Path, timeout: float = 60.0) -> str | None:
-    """torchvision's archive (its address and md5) downloaded into ``root``, saying what, from
-    where and how big, with a progress bar; None when it is there, else why it could not be had."""
-    if not is_writable(root):
-        return "the data root is read-only, so nothing can be downloaded into it"
-    try:
-        download(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=timeout, dataset="CIFAR-10")
-    except DataMissingError as exc:
-        return getattr(exc, "cause", str(exc))
-    return None
 
 
 def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
@@ -241,8 +229,13 @@ def load_cifar10(
         has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
         cause = None
         if not has_archive and not (root / FOLDER).exists() and download:
-            cause = _download_archive(root)
-            has_archive = cause is None
+            cause = "the data root is read-only, so nothing can be downloaded into it"
+            if is_writable(root):   # torchvision's archive, md5-checked, with a progress bar
+                try:
+                    fetch(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=60.0, dataset="CIFAR-10")
+                    has_archive, cause = True, None
+                except DataMissingError as exc:
+                    cause = exc.cause
         if has_archive:
             images, labels = _from_torchvision(root, train)
             name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)

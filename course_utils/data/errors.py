@@ -20,6 +20,7 @@ class DataMissingError(FileNotFoundError):
             msg += f"\n{hint}"
         super().__init__(msg)
         self.dataset, self.folder, self.files, self.absent = dataset, folder, files, absent
+        self.cause: str | None = None   #: why a download failed, in words, when one did
 
     def __str__(self) -> str:  # FileNotFoundError's own __str__ would show errno fields
         return self.args[0]

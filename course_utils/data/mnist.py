@@ -97,13 +97,6 @@ def read_idx(path: Path) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).view(*dims)
 
 
-def _split_files(spec: GrayscaleSet, train: bool) -> tuple[str, str]:
-    prefix = "train" if train else "t10k"
-    images = next(f for f in spec.files if f.startswith(f"{prefix}-images"))
-    labels = next(f for f in spec.files if f.startswith(f"{prefix}-labels"))
-    return images, labels
-
-
 def _present(raw: Path, archive: str) -> Path | None:
     """The archive, or the copy torchvision extracted from it, whichever is there."""
     for path in (raw / archive, raw / archive.removesuffix(".gz")):
@@ -173,7 +166,9 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
             hint=(f"The other {len(found) - len(missing)} file(s) are there; add the missing ones "
                   f"(each as published, md5-checked)." if partial else
                   f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
-    image_file, label_file = _split_files(spec, train)
+    prefix = "train" if train else "t10k"
+    image_file, label_file = (next(f for f in spec.files if f.startswith(f"{prefix}-{kind}"))
+                              for kind in ("images", "labels"))
     images, labels = read_idx(found[image_file]), read_idx(found[label_file])
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
         raise CorruptDataError(found[image_file], f"holds {tuple(images.shape)} images and "
