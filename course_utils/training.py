@@ -117,9 +117,10 @@ def _outputs(model: nn.Module, loader: Iterable[tuple[Tensor, Tensor]], where: P
     out = []
     with eval_mode(model), where.autocast():
         for x, y in loader:
-            views = tta_views(where.batch(x), tta)
-            out.append((sum(w * model(where.batch(v)).float() for w, v in views),
-                        y.to(where.device, non_blocking=True)))
+            x = where.batch(x)
+            logits = (model(x).float() if tta is None else
+                      sum(w * model(where.batch(v)).float() for w, v in tta_views(x, tta)))
+            out.append((logits, y.to(where.device, non_blocking=True)))
     return out
 
 
