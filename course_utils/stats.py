@@ -77,7 +77,7 @@ class SeedSpread:
     @classmethod
     def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
         """The spread of ``values`` (at least two runs)."""
-        mean, sd = mean_std(values)
+        _, sd = mean_std(values)
         if math.isnan(sd):
             raise ValueError("a seed spread needs at least two runs")
         return cls(sd, len(_values(values)), source)
@@ -230,8 +230,7 @@ def compare_paired(a: str, scores_a, b: str, scores_b) -> Comparison:
     (right in a fraction of several measurements). Only images where the two differ count:
     how many favour ``a`` against how many favour ``b``, under the null hypothesis a fair coin
     (for right/wrong this is McNemar's exact test; for scores, the sign test)."""
-    sa = np.asarray(_as_array(scores_a), dtype=float)
-    sb = np.asarray(_as_array(scores_b), dtype=float)
+    sa, sb = np.asarray(_values(scores_a)), np.asarray(_values(scores_b))
     if sa.shape != sb.shape or sa.ndim != 1 or sa.size == 0:
         raise ValueError(f"paired scores need one value per test image, the same images on both sides "
                          f"(got {sa.shape} and {sb.shape})")
@@ -250,12 +249,6 @@ def compare_paired(a: str, scores_a, b: str, scores_b) -> Comparison:
               f"sign test on the {wins + losses} of {d.size} images where they differ: {wins} for {a}, {losses} for {b}")
     return Comparison(a, b, float(sa.mean()), float(sb.mean()), float(d.mean()), se, method, math.inf, p,
                       paired=True)
-
-
-def _as_array(x):
-    if hasattr(x, "detach"):
-        return x.detach().float().cpu().numpy()
-    return x
 
 
 __all__ = ["ALPHA", "Comparison", "SeedSpread", "binomial_se", "compare", "compare_paired", "mean_std"]
