@@ -77,10 +77,11 @@ class SeedSpread:
     @classmethod
     def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
         """The spread of ``values`` (at least two runs)."""
+        values = _values(values)
         _, sd = mean_std(values)
         if math.isnan(sd):
             raise ValueError("a seed spread needs at least two runs")
-        return cls(sd, len(_values(values)), source)
+        return cls(sd, len(values), source)
 
 
 def _values(x: Sequence[float] | float) -> list[float]:
