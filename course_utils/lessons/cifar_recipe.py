@@ -27,15 +27,15 @@ from course_utils.optim import make_sgd
 from course_utils.runtime import set_seed
 from course_utils.training import History, ema_model, fit, right_per_image
 
-#: The ingredients :func:`ablation` can take out, and what "out" means.
+#: The ingredients :func:`ablation` can take out: the recipe's fields that take each out.
 INGREDIENTS = {
-    "augmentation": "no shifts, no mirror images",
-    "batch norm": "no batch norm (the convs get biases)",
-    "schedule": "a constant learning rate at the peak, no warm-up and no decay",
-    "label smoothing": "hard targets",
-    "whitening": "a trainable, randomly initialised first layer instead of the frozen whitening",
-    "weight averaging": "the trained weights instead of their moving average",
-    "test-time augmentation": "each test image once, not averaged over 6 views",
+    "augmentation": {"augment": False},             # no shifts, no mirror images
+    "batch norm": {"batchnorm": False},             # no batch norm (the convs get biases)
+    "schedule": {"schedule": False},                # a constant learning rate at the peak
+    "label smoothing": {"label_smoothing": 0.0},    # hard targets
+    "whitening": {"whitening": False},              # a trainable, randomly initialised first layer
+    "weight averaging": {"ema_decay": None},        # the trained weights, not their moving average
+    "test-time augmentation": {"tta": None},        # each test image once, not 6 views averaged
 }
 
 
@@ -61,13 +61,9 @@ class FastRecipe:
 
     def without(self, ingredient: str) -> "FastRecipe":
         """This recipe with one :data:`INGREDIENTS` entry taken out."""
-        changes = {"augmentation": {"augment": False}, "batch norm": {"batchnorm": False},
-                   "schedule": {"schedule": False}, "label smoothing": {"label_smoothing": 0.0},
-                   "whitening": {"whitening": False}, "weight averaging": {"ema_decay": None},
-                   "test-time augmentation": {"tta": None}}
-        if ingredient not in changes:
+        if ingredient not in INGREDIENTS:
             raise ValueError(f"unknown ingredient {ingredient!r}; choose one of {', '.join(INGREDIENTS)}")
-        return replace(self, **changes[ingredient])
+        return replace(self, **INGREDIENTS[ingredient])
 
 
 @dataclass
