@@ -6,7 +6,7 @@ import torch
 from course_utils.lessons.arithmetic import layer_table
 from course_utils.lessons.cifar_recipe import INGREDIENTS, FastRecipe, ablation, estimate_fast, train_fast
 from course_utils.data.standin import make_standin
-from course_utils.models.cifar import VGG, FastVGG, init_whitening
+from course_utils.models.cifar import VGG, FastVGG
 
 
 def test_fast_vgg_has_fewer_macs_and_parameters_than_vgg11():
@@ -22,7 +22,7 @@ def test_whitening_decorrelates_patches():
     images = torch.nn.functional.interpolate(coarse, size=32, mode="bilinear") + 0.1 * torch.randn(200, 3, 32, 32)
     images[:, 1] += images[:, 0]                          # neighbouring pixels and channels correlate
     model = FastVGG()
-    init_whitening(model, images, eps=1e-6)
+    model.init_whitening(images, eps=1e-6)
     w = model.whiten.weight
     assert not w.requires_grad and w.shape == (24, 3, 2, 2)
     torch.testing.assert_close(w[:12], -w[12:])
@@ -58,6 +58,24 @@ def test_a_short_run_learns_the_standin_and_reports_everything(tiny):
     assert len(run.history["ema_test_acc"]) == 3 and run.model is not run.raw_model
     est = estimate_fast(train, recipe, device="cpu", runs=2)
     assert est.steps == 2 * 3 * (512 // 64) and est.seconds > 0
+
+
+def test_the_recipe_trains_the_class_it_is_given(tiny):
+    """Notebook 03 passes the FastVGG its cells define (``model_fn``): a change there takes effect."""
+    train, test = tiny
+    built = []
+
+    class Changed(FastVGG):
+        def __init__(self, widths, **kwargs):
+            super().__init__(widths, logit_scale=1.0, **kwargs)
+            built.append(self)
+
+    recipe = FastRecipe(epochs=1, batch_size=64, widths=(8, 8, 8), ema_decay=None)
+    run = train_fast(train, test, recipe, device="cpu", progress=False, model_fn=Changed)
+    assert run.model is built[0] and run.model.logit_scale == 1.0
+    assert not run.model.whiten.weight.requires_grad          # its own init_whitening ran
+    ablation(train, test, recipe, ["label smoothing"], device="cpu", model_fn=Changed)
+    assert len(built) == 3
 
 
 def test_ablation_takes_each_ingredient_out(tiny):

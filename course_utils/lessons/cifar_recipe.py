@@ -11,10 +11,9 @@ time the outputs for each image, its mirror image and two shifted copies average
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -23,26 +22,27 @@ from torch import nn
 from course_utils.data.augment import random_translate_flip
 from course_utils.data.loader import ImageData
 from course_utils.estimate import Estimate, estimate_fit
-from course_utils.models.cifar import FastVGG, init_whitening
+from course_utils.models.cifar import FastVGG
 from course_utils.optim import make_sgd
-from course_utils.runtime import preferred_memory_format, set_seed
+from course_utils.runtime import set_seed
 from course_utils.training import History, ema_model, fit, right_per_image
 
-#: The ingredients :func:`ablation` can take out, and what "out" means.
+#: The ingredients :func:`ablation` can take out: the recipe's fields that take each out.
 INGREDIENTS = {
-    "augmentation": "no shifts, no mirror images",
-    "batch norm": "no batch norm (the convs get biases)",
-    "schedule": "a constant learning rate at the peak, no warm-up and no decay",
-    "label smoothing": "hard targets",
-    "whitening": "a trainable, randomly initialised first layer instead of the frozen whitening",
-    "weight averaging": "the trained weights instead of their moving average",
-    "test-time augmentation": "each test image once, not averaged over 6 views",
+    "augmentation": {"augment": False},             # no shifts, no mirror images
+    "batch norm": {"batchnorm": False},             # no batch norm (the convs get biases)
+    "schedule": {"schedule": False},                # a constant learning rate at the peak
+    "label smoothing": {"label_smoothing": 0.0},    # hard targets
+    "whitening": {"whitening": False},              # a trainable, randomly initialised first layer
+    "weight averaging": {"ema_decay": None},        # the trained weights, not their moving average
+    "test-time augmentation": {"tta": None},        # each test image once, not 6 views averaged
 }
 
 
 @dataclass(frozen=True)
 class FastRecipe:
-    """How :func:`train_fast` trains a :class:`~course_utils.models.cifar.FastVGG`."""
+    """How :func:`train_fast` trains a :class:`~course_utils.models.cifar.FastVGG` (or the
+    class passed as ``model_fn``: notebook 03 passes the one its cells define)."""
 
     epochs: int = 10
     batch_size: int = 512
@@ -61,13 +61,9 @@ class FastRecipe:
 
     def without(self, ingredient: str) -> "FastRecipe":
         """This recipe with one :data:`INGREDIENTS` entry taken out."""
-        changes = {"augmentation": {"augment": False}, "batch norm": {"batchnorm": False},
-                   "schedule": {"schedule": False}, "label smoothing": {"label_smoothing": 0.0},
-                   "whitening": {"whitening": False}, "weight averaging": {"ema_decay": None},
-                   "test-time augmentation": {"tta": None}}
-        if ingredient not in changes:
+        if ingredient not in INGREDIENTS:
             raise ValueError(f"unknown ingredient {ingredient!r}; choose one of {', '.join(INGREDIENTS)}")
-        return replace(self, **changes[ingredient])
+        return replace(self, **INGREDIENTS[ingredient])
 
 
 @dataclass
@@ -88,12 +84,7 @@ class FastRun:
     def right(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> torch.Tensor:
         """Per test image, whether the average (or the ``raw`` weights) with ``tta`` gets it
         right (a bool tensor on the CPU, in ``test``'s order: for paired comparisons)."""
-        model = self.raw_model if raw else self.model
-        return right_per_image(model, test.loader(1000), amp=True, tta=tta)
-
-    def accuracy(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> float:
-        """Test accuracy of the average (or the ``raw`` weights) with ``tta``."""
-        return self.right(test, tta=tta, raw=raw).float().mean().item()
+        return right_per_image(self.raw_model if raw else self.model, test.loader(1000), amp=True, tta=tta)
 
 
 def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
@@ -107,20 +98,25 @@ def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
     return groups
 
 
-def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int) -> nn.Module:
+#: What builds the net: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
+ModelFn = Callable[..., nn.Module]
+
+
+def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int,
+               model_fn: ModelFn = FastVGG) -> nn.Module:
     """The net of ``recipe``, its whitening layer set from 5,000 training images drawn at
     random (not the first 5,000: an image-folder export is sorted by class, so those would
     all be airplanes)."""
     set_seed(seed)
-    model = FastVGG(recipe.widths, batchnorm=recipe.batchnorm)
+    model = model_fn(recipe.widths, batchnorm=recipe.batchnorm)
     if recipe.whitening:
         sample, _ = next(iter(train.loader(5000, shuffle=True, seed=seed)))
-        init_whitening(model, sample.cpu())
-    return model.to(device, memory_format=preferred_memory_format(device, amp=True))
+        model.init_whitening(sample.cpu())
+    return model.to(device)
 
 
-def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int):
-    model = build_fast(train, recipe, device, seed)
+def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int, model_fn: ModelFn):
+    model = build_fast(train, recipe, device, seed, model_fn)
     loader = train.loader(recipe.batch_size, shuffle=True, drop_last=True, seed=seed,
                           augment=random_translate_flip if recipe.augment else None)
     lr = recipe.lr * recipe.batch_size / 512
@@ -129,10 +125,10 @@ def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int
 
 
 def estimate_fast(train: ImageData, recipe: FastRecipe = FastRecipe(), *, device, seed: int = 0,
-                  runs: int = 1, name: str = "FastVGG", shorten: str = "") -> Estimate:
+                  runs: int = 1, name: str = "FastVGG", shorten: str = "", model_fn: ModelFn = FastVGG) -> Estimate:
     """How long ``runs`` trainings with ``recipe`` take on ``device``, measured from a few
     steps of a throwaway net (see :func:`course_utils.estimate.estimate_fit`)."""
-    model, loader, optimizer = _setup(train, recipe, torch.device(device), seed)
+    model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     est = estimate_fit(model, loader, optimizer, recipe.epochs, amp=True, name=name, shorten=shorten)
     est.seconds, est.steps = est.seconds * runs, est.steps * runs
     return est
@@ -140,12 +136,13 @@ def estimate_fast(train: ImageData, recipe: FastRecipe = FastRecipe(), *, device
 
 def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecipe(), *,
                device: torch.device | str, seed: int = 0, monitor: ImageData | None = None,
-               progress: bool = True, desc: str = "FastVGG", plain: bool = True) -> FastRun:
-    """Train a :class:`FastVGG` with ``recipe`` on ``train``; test on ``test`` at the end.
-    ``monitor`` (a test subset, say) is evaluated after every epoch for the curves. With
-    ``plain=False`` only the recipe's own test (with its test-time augmentation) is run."""
-    device = torch.device(device)
-    model, loader, optimizer = _setup(train, recipe, device, seed)
+               progress: bool = True, desc: str = "FastVGG", plain: bool = True,
+               model_fn: ModelFn = FastVGG) -> FastRun:
+    """Train a ``model_fn`` net (:class:`FastVGG`) with ``recipe`` on ``train``; test on
+    ``test`` at the end. ``monitor`` (a test subset, say) is evaluated after every epoch for
+    the curves. With ``plain=False`` only the recipe's own test (with its test-time
+    augmentation) is run."""
+    model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     scheduler = None
     if recipe.schedule:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -154,16 +151,14 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
             three_phase=False, cycle_momentum=False)
     ema = ema_model(model, recipe.ema_decay) if recipe.ema_decay else None
     monitor_loader = monitor.loader(1000) if monitor is not None else None
-    start = time.perf_counter()
     history = fit(model, loader, optimizer, recipe.epochs, test_loader=monitor_loader, scheduler=scheduler,
                   scheduler_interval="batch", ema=ema, amp=True, progress=progress, desc=desc,
                   loss_fn=partial(F.cross_entropy, label_smoothing=recipe.label_smoothing))
-    seconds = time.perf_counter() - start
     final = ema.module if ema is not None else model
-    run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]) or seconds, recipe)
+    run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]), recipe)
     run.right_tta = run.right(test, tta=recipe.tta)
     run.acc_tta = run.right_tta.float().mean().item()
-    run.acc = run.accuracy(test) if recipe.tta and plain else run.acc_tta
+    run.acc = run.right(test).float().mean().item() if recipe.tta and plain else run.acc_tta
     return run
 
 
@@ -189,7 +184,7 @@ READ_OFF = ("weight averaging", "test-time augmentation")
 
 
 def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients, *, device,
-             seeds: Sequence[int] = (0,), progress: bool = False) -> Ablation:
+             seeds: Sequence[int] = (0,), progress: bool = False, model_fn: ModelFn = FastVGG) -> Ablation:
     """Train the full ``recipe`` and the recipe without each of ``ingredients`` once per seed;
     test accuracy with the recipe's test-time augmentation, where it has one. Weight
     averaging and test-time augmentation are read off the full run (the same model on the
@@ -200,7 +195,7 @@ def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients,
     right: dict[str, list[torch.Tensor]] = {}
     for seed in seeds:
         full = train_fast(train, test, recipe, device=device, seed=seed, progress=progress, desc="full recipe",
-                          plain=False)
+                          plain=False, model_fn=model_fn)
         full_right = full.right_tta
         acc["full recipe"].append(full.acc_tta)
         seconds["full recipe"] += full.train_seconds
@@ -214,7 +209,7 @@ def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients,
                 seconds.setdefault(ingredient, 0.0)
             else:
                 run = train_fast(train, test, recipe.without(ingredient), device=device, seed=seed,
-                                 progress=progress, desc=f"without {ingredient}", plain=False)
+                                 progress=progress, desc=f"without {ingredient}", plain=False, model_fn=model_fn)
                 acc.setdefault(ingredient, []).append(run.acc_tta)
                 seconds[ingredient] = seconds.get(ingredient, 0.0) + run.train_seconds
     mean_right = {k: torch.stack(v).float().mean(0) for k, v in right.items()}

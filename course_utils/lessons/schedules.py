@@ -12,38 +12,28 @@ from torch.optim import lr_scheduler
 SCHEDULES = ("step", "cosine", "one-cycle")
 
 
-def make_scheduler(kind: str, optimizer: torch.optim.Optimizer, *, epochs: int, steps_per_epoch: int,
-                   interval: str, lr: float, step_size: int = 10, gamma: float = 0.1):
-    """A torch scheduler of ``kind`` for a run of ``epochs`` x ``steps_per_epoch`` steps, meant to
-    be stepped once per ``interval`` (``"epoch"`` or ``"batch"``): StepLR(step_size, gamma)
+def lr_curve(kind: str, *, epochs: int = 30, steps_per_epoch: int = 391, interval: str = "epoch",
+             lr: float = 0.1, step_size: int = 10, gamma: float = 0.1) -> list[float]:
+    """The learning rate at every training step (batch) of the run when a ``kind`` scheduler
+    is stepped once per ``interval`` (``"epoch"`` or ``"batch"``): StepLR(step_size, gamma)
     (the seed's, counted in whatever it is stepped by), CosineAnnealingLR over the run, or
-    OneCycleLR (per batch by construction; per epoch it has ``epochs`` steps)."""
+    OneCycleLR (per batch by construction; per epoch it has ``epochs`` steps). No model, no
+    data: a one-parameter optimizer."""
     if kind not in SCHEDULES:
         raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
     if interval not in ("epoch", "batch"):
         raise ValueError(f"interval must be 'epoch' or 'batch', got {interval!r}")
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     steps = epochs * (steps_per_epoch if interval == "batch" else 1)
-    if kind == "step":
-        return lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma)
-    if kind == "cosine":
-        return lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-    return lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps)
-
-
-def lr_curve(kind: str, *, epochs: int = 30, steps_per_epoch: int = 391, interval: str = "epoch",
-             lr: float = 0.1, step_size: int = 10, gamma: float = 0.1) -> list[float]:
-    """The learning rate at every training step (batch) of the run, when the scheduler is
-    stepped per ``interval``; no model, no data: a one-parameter optimizer."""
-    param = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([param], lr=lr)
-    scheduler = make_scheduler(kind, optimizer, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                               interval=interval, lr=lr, step_size=step_size, gamma=gamma)
+    scheduler = (lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma) if kind == "step" else
+                 lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if kind == "cosine" else
+                 lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps))
     rates = []
     for epoch in range(epochs):
         for step in range(steps_per_epoch):
             rates.append(optimizer.param_groups[0]["lr"])
             optimizer.step()
-            if interval == "batch" and not (kind == "one-cycle" and len(rates) >= epochs * steps_per_epoch):
+            if interval == "batch" and not (kind == "one-cycle" and len(rates) >= steps):
                 scheduler.step()
         if interval == "epoch" and not (kind == "one-cycle" and epoch == epochs - 1):
             scheduler.step()
