@@ -20,7 +20,7 @@ import json
 import torch
 
 from course_utils.data.cifar import load_cifar10
-from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format
+from course_utils.device import get_device, mixed_precision_dtype, preferred_memory_format
 
 from vgg_steps import add_step_arguments, time_steps  # beside this script
 

@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from course_utils.runtime import format_seconds
-from course_utils.runtime import pick, synchronize
+from course_utils.device import format_seconds
+from course_utils.device import synchronize
+from course_utils.settings import pick
 from course_utils.training import LossFn, autocast_context
 
 

@@ -154,7 +154,7 @@ def runs_path(notebook: str | None = None, directory: Path | None = None) -> Pat
 def save_runs(notebook: str | None = None) -> Path:
     """Write the notebook's saved run (every figure made so far) atomically."""
     from course_utils.results import _state
-    from course_utils.runtime import mode
+    from course_utils.settings import mode
 
     notebook = notebook or current_notebook()
     return write_json(runs_path(notebook), {

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from course_utils.paths import figures_root
+from course_utils.settings import figures_root
 from course_utils.results import current_notebook
 
 #: The course's figure styles: matplotlib style sheets in ``course_utils/styles/``.
@@ -281,7 +281,7 @@ def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None
 def figures_dir(notebook: str | None = None) -> Path:
     """``<figures root>/<notebook>``: ``COURSE_FIGURES``, else ``build/figures`` (a student's
     own runs; ``build/smoke/figures`` in smoke mode). The instructor's build sets
-    ``COURSE_FIGURES`` (see :func:`course_utils.paths.figures_root`)."""
+    ``COURSE_FIGURES`` (see :func:`course_utils.settings.figures_root`)."""
     return figures_root() / (notebook or current_notebook())
 
 

@@ -2,7 +2,7 @@
 
 A record says what it was measured on: mode, device, torch and Python versions, the data it
 used, and whether any of that data was a stand-in (``standin`` with the reasons). Where the
-records go is :func:`course_utils.paths.results_root`: ``build/results/`` for a student's own
+records go is :func:`course_utils.settings.results_root`: ``build/results/`` for a student's own
 runs; only the instructor's build puts them into the committed ``results/``.
 """
 
@@ -19,8 +19,8 @@ import torch
 
 from course_utils.data import provenance
 from course_utils.files import write_atomic
-from course_utils.paths import results_root
-from course_utils.runtime import mode
+from course_utils.settings import results_root
+from course_utils.settings import mode
 
 _state: dict = {"notebook": None, "start": None, "device": None}
 
@@ -43,7 +43,7 @@ def current_notebook() -> str:
 
 
 def results_dir() -> Path:
-    """Where records go (:func:`course_utils.paths.results_root`)."""
+    """Where records go (:func:`course_utils.settings.results_root`)."""
     return results_root()
 
 

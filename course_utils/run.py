@@ -21,7 +21,8 @@ import torch
 from matplotlib.figure import Figure
 
 from course_utils import figures, results
-from course_utils.runtime import get_device, is_smoke
+from course_utils.device import get_device
+from course_utils.settings import is_smoke
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Training and evaluation loops that work for any classifier and any iterable of batches.
 
-Mixed precision follows :func:`course_utils.runtime.mixed_precision_dtype` (bfloat16, or
+Mixed precision follows :func:`course_utils.device.mixed_precision_dtype` (bfloat16, or
 float16 with a gradient scaler on GPUs without bfloat16); learning-rate schedulers are stepped
 per batch or per epoch as asked; an averaged copy of the weights (EMA) can be kept along; and
 evaluation can average several views of each test image (test-time augmentation).
@@ -19,7 +19,7 @@ from torch.optim import lr_scheduler
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
-from course_utils.runtime import mixed_precision_dtype, needs_grad_scaler, synchronize
+from course_utils.device import mixed_precision_dtype, needs_grad_scaler, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
@@ -216,7 +216,7 @@ def fit(
     ``scheduler`` is stepped after every batch or every epoch (``scheduler_interval``; see
     :func:`resolve_interval` for the default). ``ema`` (from :func:`ema_model`) is updated
     after every optimizer step. ``amp`` uses the device's mixed precision
-    (:func:`~course_utils.runtime.mixed_precision_dtype`) and, for float16, a gradient scaler
+    (:func:`~course_utils.device.mixed_precision_dtype`) and, for float16, a gradient scaler
     that skips steps whose gradients overflow. Per-step numbers stay on the device until the
     epoch ends, so the loop never waits for the GPU (except to read the scaler's verdict).
     """

@@ -15,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course_utils import instructor
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 from course_utils.instructor.report import results_markdown, write_results_md
 
 GOOD = [
@@ -409,7 +409,7 @@ def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
     without jsonschema's one-second import of rfc3987_syntax."""
     import subprocess
     import sys
-    from course_utils.paths import PACKAGE_PARENT
+    from course_utils.settings import PACKAGE_PARENT
     code = ("import sys, course_utils.instructor, nbformat\n"
             "for path in sys.argv[1:]:\n"
             "    nbformat.validate(nbformat.read(path, as_version=4))\n"

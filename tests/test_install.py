@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 from tests.conftest import find_mnist_raw
 
 RUN_NOTEBOOK = """
@@ -74,7 +74,7 @@ def test_pip_install_without_e_runs_notebook_01_outside_the_checkout(installed, 
            if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV", "PYTHONPATH"))}
     env.update(HOME=str(home), PWD=str(work), COURSE_SMOKE="1", MPLBACKEND="Agg",
                PATH=f"{installed.parent}:{env['PATH']}")
-    where = run([str(installed), "-c", "import course_utils, course_utils.paths as p; "
+    where = run([str(installed), "-c", "import course_utils, course_utils.settings as p; "
                                        "print(course_utils.__file__); print(p.checkout())"],
                 cwd=work, env=env).stdout.split()
     assert "site-packages" in where[0] and where[1] == "None"
@@ -94,7 +94,7 @@ def test_editable_install_used_from_elsewhere_keeps_the_checkout(tmp_path):
     """The dev install (pip install -e .): from any working directory, the checkout's folders."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
     env.update(PWD=str(tmp_path), COURSE_SMOKE="1")
-    out = run([sys.executable, "-c", "import course_utils.paths as p; print(p.checkout()); "
+    out = run([sys.executable, "-c", "import course_utils.settings as p; print(p.checkout()); "
                                      "print(p.data_root()); print(p.results_root())"],
               cwd=tmp_path, env=env).stdout.split()
     assert out == [str(PACKAGE_PARENT), str(PACKAGE_PARENT / "data"),

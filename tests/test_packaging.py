@@ -11,7 +11,7 @@ import tomllib
 
 from packaging.requirements import Requirement
 
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 PYPROJECT = tomllib.loads((PACKAGE_PARENT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]

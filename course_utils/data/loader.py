@@ -10,7 +10,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-from course_utils.runtime import preferred_memory_format
+from course_utils.device import preferred_memory_format
 
 #: A batch-level augmentation: (float batch N,C,H,W, generator) -> batch of the same shape.
 BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
@@ -33,7 +33,7 @@ class TensorLoader:
     indexing op, converts it to float, normalises it with ``mean``/``std`` (per channel,
     in 0..1 units) and applies ``augment`` (training only) and ``transform`` (always) to the
     whole batch, in ``memory_format`` (default: the device's
-    :func:`~course_utils.runtime.preferred_memory_format`). Iterating twice gives two
+    :func:`~course_utils.device.preferred_memory_format`). Iterating twice gives two
     different orders; the same ``seed`` gives the same sequence of orders.
     """
 

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from course_utils.data.folders import list_split, open_rgb
 from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.data.provenance import DataUse, note
-from course_utils.runtime import preferred_memory_format
+from course_utils.device import preferred_memory_format
 
 SPLITS = ("train", "test")
 IMAGE_SIZE, RESIZE = 224, 256
@@ -137,7 +137,7 @@ class AugmentedLoader:
     """Serve ``(images, labels)`` batches from an :class:`ImageList`, drawing a fresh random
     crop and flip per image (``transform`` works on uint8, on the CPU); each batch is then
     stacked, moved and normalised as a whole, in ``memory_format`` (default: the device's
-    :func:`~course_utils.runtime.preferred_memory_format`)."""
+    :func:`~course_utils.device.preferred_memory_format`)."""
 
     def __init__(self, data: ImageList, batch_size: int, *, mean: Sequence[float],
                  std: Sequence[float], transform: v2.Transform | None = None, shuffle: bool = True,

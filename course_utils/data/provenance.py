@@ -54,7 +54,7 @@ def clear() -> None:
 def shown_source(source: str) -> str:
     """``source`` relative to the checkout when it lies inside it (``data/MNIST/raw``), so that
     committed records name no folder of the machine they ran on; else as it is."""
-    from course_utils.paths import checkout
+    from course_utils.settings import checkout
 
     root = checkout()
     if root is None or source == "generated":

@@ -18,9 +18,9 @@ from jupyter_client.kernelspec import NoSuchKernel
 
 from course_utils.instructor.execute import Outcome, Progress, kernel_env, run_one, show
 from course_utils.instructor.outputs import Staging, promote, promotion_lock
-from course_utils.paths import SettingError, checkout, describe_data_root
+from course_utils.settings import SettingError, checkout, describe_data_root
 from course_utils.instructor.report import write_results_md
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 
 #: The course's notebooks: a number, an underscore, a name (``01_mnist_fc_vs_cnn.ipynb``).
 #: Copies such as ``01_x.nbconvert.ipynb`` or ``Untitled.ipynb`` are not course notebooks.
@@ -64,7 +64,7 @@ def select_notebooks(names: Sequence[str], directory: Path) -> list[Path]:
 def resolve_mode(smoke_flag: bool, full_flag: bool) -> tuple[bool, str]:
     """(smoke?, why) from ``--smoke``/``--full`` and ``COURSE_SMOKE``; a contradiction or an
     unrecognised ``COURSE_SMOKE`` is a :class:`BuildError`."""
-    from course_utils.runtime import is_smoke
+    from course_utils.settings import is_smoke
 
     raw = os.environ.get("COURSE_SMOKE", "").strip()
     try:
@@ -248,7 +248,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 0
     try:
         smoke, why = resolve_mode(args.smoke, args.full)
-        from course_utils.runtime import check_device, get_device
+        from course_utils.device import check_device, get_device
 
         device = str(check_device(args.device, "--device") if args.device else get_device())
         data_line = describe_data_root()

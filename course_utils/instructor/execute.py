@@ -24,7 +24,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 
 #: While one cell runs for long, say so this often (seconds), so logs show the build is alive.
 HEARTBEAT = 30.0

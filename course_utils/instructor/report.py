@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from course_utils.files import write_atomic
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 from course_utils.results import load_results
 
 #: Columns of the overview table: heading -> record key.

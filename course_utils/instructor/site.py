@@ -24,7 +24,7 @@ import nbformat
 from PIL import Image
 
 from course_utils.instructor.report import format_value
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 
 TEMPLATES = Path(__file__).resolve().parent / "site_templates"
 COURSE = "PyTorch, one measured idea at a time"

@@ -25,7 +25,7 @@ from course_utils.data.loader import ImageData
 from course_utils.estimate import Estimate, estimate_fit
 from course_utils.models.cifar import FastVGG, init_whitening
 from course_utils.optim import make_sgd
-from course_utils.runtime import preferred_memory_format, set_seed
+from course_utils.device import preferred_memory_format, set_seed
 from course_utils.training import History, ema_model, fit, right_per_image
 
 #: The ingredients :func:`ablation` can take out, and what "out" means.

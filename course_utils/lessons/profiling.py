@@ -14,7 +14,7 @@ from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from course_utils.data.loader import ImageData
-from course_utils.runtime import preferred_memory_format
+from course_utils.device import preferred_memory_format
 from course_utils.training import autocast_context
 
 
