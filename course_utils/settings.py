@@ -283,3 +283,16 @@ def figure_formats(formats=None) -> list[str]:
     if bad:
         raise SettingError(f"unknown figure format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
     return chosen
+
+
+#: Every setting the course reads (the table above).
+NAMES = ("COURSE_SMOKE", "COURSE_DEVICE", "COURSE_HOME", "COURSE_DATA", "COURSE_RESULTS",
+         "COURSE_FIGURES", "COURSE_CACHE", "COURSE_FIGURE_FORMATS", "COURSE_FIGURE_STYLE",
+         "COURSE_NOTEBOOK", "COURSE_STANDIN_LOG")
+
+
+def given(name: str) -> str:
+    """The text a setting was given (stripped; empty when unset), for messages that quote it."""
+    if name not in NAMES:
+        raise KeyError(f"{name} is not a setting of the course (they are: {', '.join(NAMES)})")
+    return os.environ.get(name, "").strip()

@@ -22,7 +22,7 @@ GOOD = [
     "from course_utils.results import record, start_notebook\n"
     "start_notebook('01_tiny', 'cpu')",
     "import matplotlib.pyplot as plt\n"
-    "from course_utils.plots import save_figure\n"
+    "from course_utils.run import save_figure\n"
     "fig, ax = plt.subplots()\n"
     "ax.plot([0, 1], [1, 0])\n"
     "paths = save_figure(fig, 'line')",
@@ -404,22 +404,6 @@ def test_bad_jobs_is_refused(tmp_path):
     assert "--jobs must be 1 or more, not 0" in log.getvalue()
 
 
-def test_processes_that_read_notebooks_leave_the_iri_grammar_out():
-    """course_utils.quick_start: nbformat still reads and validates the course's notebooks,
-    without jsonschema's one-second import of rfc3987_syntax."""
-    import subprocess
-    import sys
-    from course_utils.settings import PACKAGE_PARENT
-    code = ("import sys, course_utils.instructor, nbformat\n"
-            "for path in sys.argv[1:]:\n"
-            "    nbformat.validate(nbformat.read(path, as_version=4))\n"
-            "print(sys.modules['rfc3987_syntax'], 'jsonschema' in sys.modules)")
-    notebooks = sorted(str(p) for p in (PACKAGE_PARENT / "notebooks").glob("0*.ipynb"))
-    done = subprocess.run([sys.executable, "-c", code, *notebooks], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["None", "True"]
-
-
 # ---------------------------------------------------------------- builds at once, failed builds
 def build_process(tmp_path: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, COURSE_SMOKE="1")
@@ -444,14 +428,14 @@ def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
     go = tmp_path / "04 has run"
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
         "from course_utils.results import record, start_notebook\nstart_notebook('01_slow', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.plots import save_figure\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
         "save_figure(plt.figure(), 'one')",
         f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n"
         f"        break\n    time.sleep(0.1)",
         "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); record(figures=3)"])
     make_notebook(tmp_path / "nb" / "04_quick.ipynb", [
         "from course_utils.results import record, start_notebook\nstart_notebook('04_quick', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.plots import save_figure\n"
+        "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
         "save_figure(plt.figure(), 'only'); record(figures=1)",
         f"import pathlib\npathlib.Path({str(go)!r}).touch()"])
     first = build_process(tmp_path, "01")

@@ -18,7 +18,7 @@ from course_utils import files
 from course_utils.data import cifar
 from course_utils.data.download import download, extract_zip
 from course_utils.files import DiskFullError, ReadOnlyError
-from course_utils.results import write_json
+from course_utils.files import write_json
 from test_cifar import write_export
 
 BLOB = os.urandom(300_000)   # incompressible: as large in a zip as on disk

@@ -62,7 +62,7 @@ import importlib, pkgutil, sys
 for name in {blocked!r}:
     sys.modules[name] = None
 import course_utils
-skip = ("course_utils.instructor", "course_utils.instructor.site", "course_utils.quick_start")
+skip = ("course_utils.instructor",)
 for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
     if not info.name.startswith(skip):
         importlib.import_module(info.name)

@@ -4,7 +4,8 @@ import matplotlib
 import torch
 
 from course_utils import results
-from course_utils.plots import bar_chart, plot_curves, save_figure, show_images, to_display
+from course_utils.plots import bar_chart, plot_curves, show_images, to_display
+from course_utils.run import save_figure
 
 matplotlib.use("Agg")
 
@@ -84,7 +85,10 @@ def test_plot_confusion_writes_counts_and_checks_shape():
 
 def test_smoke_and_student_figures_never_land_in_the_builds_folder(monkeypatch):
     from course_utils.settings import PACKAGE_PARENT
-    from course_utils.plots import figures_dir
+    from course_utils.run import Run
+
+    def figures_dir(name):
+        return Run(name, None, False).figures_dir()
     monkeypatch.delenv("COURSE_FIGURES", raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert figures_dir("01_x") == PACKAGE_PARENT / "build" / "smoke" / "figures" / "01_x"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.instructor.cli import find_notebooks
+from course_utils.instructor.execute import find_notebooks
 
 #: Marks the setup cell (its first line) and the badge lines, so they can be found and rewritten.
 SETUP_MARK = "# Setup (Colab only):"
