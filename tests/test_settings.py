@@ -112,3 +112,37 @@ def test_checkpoints_go_to_the_cache_when_build_is_read_only(tmp_path, read_only
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     folder = settings.checkpoints_dir()
     assert folder.is_relative_to(tmp_path / "cache") and settings.is_writable(folder)
+
+
+def test_only_settings_reads_the_course_settings():
+    """Every ``COURSE_*`` variable is read in course_utils/settings.py and nowhere else in the
+    package (writes, such as the runner's environment for its kernels, are not reads)."""
+    import ast
+
+    def reads(tree):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("COURSE_"):
+                parent = getattr(node, "parent", None)
+                call = parent if isinstance(parent, ast.Call) else None
+                if call is not None and isinstance(call.func, ast.Attribute) and call.func.attr in ("get", "getenv"):
+                    yield node.lineno
+                sub = parent if isinstance(parent, ast.Subscript) else None
+                if sub is not None and isinstance(sub.ctx, ast.Load) and "environ" in ast.unparse(sub.value):
+                    yield node.lineno
+
+    package = settings.PACKAGE_PARENT / "course_utils"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                child.parent = node
+        if path.name == "settings.py" and path.parent == package:
+            assert list(reads(tree))   # the check sees reads where they are
+            continue
+        found += [f"{path.relative_to(package)}:{line}" for line in reads(tree)]
+        text = path.read_text()
+        assert "environ.get(\"COURSE_" not in text and "getenv(\"COURSE_" not in text, path
+    assert not found, f"COURSE_* read outside settings.py: {found}"
+    documented = settings.__doc__
+    assert all(f"``{name}``" in documented for name in settings.NAMES)
