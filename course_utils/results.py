@@ -23,11 +23,6 @@ def start_notebook(name: str, device=None) -> None:
     started.device = None if device is None else started.device
 
 
-def current_notebook() -> str:
-    """The current run's notebook name."""
-    return run.current().notebook
-
-
 def record(*, headline: Sequence[str] = (), **metrics) -> dict:
     """``run.record`` of the current run (the older name)."""
     return run.current().record(headline=headline, **metrics)

@@ -158,12 +158,6 @@ def figures_root() -> Path:
     return _folder_setting("COURSE_FIGURES", run_dir() / "figures")
 
 
-def committed_results_dir() -> Path | None:
-    """The checkout's ``results/`` (the course's committed records), or None outside one."""
-    root = checkout()
-    return root / "results" if root is not None else None
-
-
 def cache_dir() -> Path:
     """A writable per-user cache: ``COURSE_CACHE``, else ``$XDG_CACHE_HOME/pytorch-course``,
     else ``~/.cache/pytorch-course``."""

@@ -66,7 +66,6 @@ def test_student_runs_go_to_build_not_the_committed_results(monkeypatch):
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert settings.results_root() == settings.PACKAGE_PARENT / "build" / "smoke" / "results"
     assert settings.checkpoints_dir() == settings.PACKAGE_PARENT / "build" / "smoke" / "checkpoints"
-    assert settings.committed_results_dir() == settings.PACKAGE_PARENT / "results"
 
 
 def test_outside_a_checkout_the_per_user_home_is_used(monkeypatch, tmp_path):

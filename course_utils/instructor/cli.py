@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import sys
 import threading
@@ -16,8 +15,7 @@ from typing import Callable, Sequence, TextIO
 
 from jupyter_client.kernelspec import NoSuchKernel
 
-from course_utils.instructor.execute import (NOTEBOOK_NAME, Outcome, Progress, find_notebooks, kernel_env,
-                                             run_one, show)
+from course_utils.instructor.execute import Outcome, Progress, find_notebooks, kernel_env, run_one, show
 from course_utils.instructor.outputs import Staging, promote, promotion_lock
 from course_utils import settings
 from course_utils.settings import SettingError, checkout, describe_data_root
