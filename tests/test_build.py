@@ -307,8 +307,11 @@ def test_ctrl_c_stops_the_build_quietly(tmp_path):
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
         "print('started', flush=True)", "import time\ntime.sleep(60)"])
     env = dict(os.environ, COURSE_SMOKE="0")
+    # a shell's background job (``cmd &`` without job control) ignores SIGINT, and so would the
+    # build it starts: give it a terminal's default, as a user pressing Ctrl-C has
     proc = subprocess.Popen([sys.executable, "-m", "course_utils.instructor", *dirs(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     lines = []
     while time.time() < deadline:

@@ -22,6 +22,7 @@ from course_utils.settings import SettingError, checkout, describe_data_root
 from course_utils.instructor.report import write_results_md
 from course_utils.device import format_seconds
 
+
 class BuildError(Exception):
     """A problem with the command line, the settings or the folders, reported without a traceback."""
 
