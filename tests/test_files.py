@@ -33,6 +33,8 @@ def killed_at_rename(action: Callable[[], object]) -> None:
     pid = os.fork()
     if pid == 0:   # the child: never returns into pytest
         try:
+            # one thread: OpenMP's pool of a parent that already used it hangs in a forked child
+            torch.set_num_threads(1)
             os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
             action()
         finally:
