@@ -8,12 +8,11 @@
 * Every stand-in a notebook announces is logged (``COURSE_STANDIN_LOG``) and counted in the
   terminal summary, so a run on generated data says so where people look.
 * Files the test run leaves outside ``build/`` in the checkout are reported, and fail the run.
-* The longest test files and notebooks are handed out first, so the parallel run ends together.
+* The notebooks (the longest units) are handed out first, so the parallel run ends together.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import subprocess
@@ -37,26 +36,6 @@ else:
     _STANDIN_LOG = Path(tempfile.mkdtemp(prefix="course-standin-")) / "standin.jsonl"
     os.environ["COURSE_STANDIN_LOG"] = str(_STANDIN_LOG)
 _before: set[str] = set()
-
-#: The longest units of work of the smoke run, longest first (seconds each took in the parallel
-#: run on the project's 2-core machine; a notebook is one unit, like a test file). pytest-xdist
-#: (``--dist loadscope --no-loadscope-reorder``) hands them out in this order: started last, a
-#: 20-second file with one test kept the run going 20 s after the other workers had finished.
-LONGEST_FIRST = (
-    "notebooks/03_",                  # 40 s
-    "tests/test_build.py",            # 40 s
-    "notebooks/05_",                  # 33 s
-    "tests/test_install.py",          # 24 s
-    "tests/test_figures.py",          # 20 s
-    "tests/test_own_data.py",         # 17 s
-    "notebooks/02_",                  # 16 s
-    "tests/test_pytest_reports.py",   # 14 s
-    "notebooks/06_",                  # 11 s
-    "notebooks/01_",                  # 10 s
-    "tests/test_site.py",             # 9 s
-    "notebooks/04_",                  # 9 s
-)
-
 
 def _untracked_and_changed() -> set[str]:
     """Files git reports as new, changed or ignored in the checkout, outside build/ and the
@@ -87,13 +66,11 @@ def pytest_ignore_collect(collection_path, config):
     return None
 
 
-def _rank(nodeid: str) -> int:
-    return next((i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)), len(LONGEST_FIRST))
-
-
 def pytest_collection_modifyitems(session, config, items):
-    """The long units first (:data:`LONGEST_FIRST`); a unit's own items keep their order."""
-    items.sort(key=lambda item: _rank(item.nodeid))
+    """The notebooks first (the longest units of work, each run in one worker): started last,
+    one would keep the run going after the other workers had finished. Otherwise the order of
+    collection; a unit's own items keep their order."""
+    items.sort(key=lambda item: not item.nodeid.startswith("notebooks/"))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -103,12 +80,6 @@ def pytest_sessionfinish(session, exitstatus):
     session.config._course_left_behind = left
     if left and session.exitstatus == 0:
         session.exitstatus = 1
-
-
-def pytest_unconfigure(config):
-    """Leave torch's many objects out of the interpreter's last garbage collection: it takes a
-    second or two at exit, which every worker would spend at the end of the run."""
-    gc.freeze()
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):

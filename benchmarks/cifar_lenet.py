@@ -30,7 +30,7 @@ from torchvision.transforms import v2
 from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import LeNet
 from course_utils.optim import make_adam
-from course_utils.runtime import get_device, set_seed
+from course_utils.device import get_device, set_seed
 from course_utils.training import evaluate, fit
 
 from seedway import cifar_datasets, test_accuracy, train_epoch  # beside this script

@@ -29,7 +29,7 @@ from torchvision.transforms import v2
 
 from course_utils.data.cifar import CIFAR10_MEAN, CIFAR10_STD, load_cifar10
 from course_utils.models.cifar import VGG
-from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format, set_seed, synchronize
+from course_utils.device import get_device, mixed_precision_dtype, preferred_memory_format, set_seed, synchronize
 
 from seedway import cifar_datasets, train_epoch  # beside this script
 from vgg_steps import add_step_arguments, time_steps  # beside this script

@@ -23,8 +23,8 @@ from torchvision import datasets, transforms
 from course_utils.data.mnist import MNIST_MEAN, MNIST_STD, load_mnist
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_sgd
-from course_utils.paths import data_root
-from course_utils.runtime import get_device, set_seed
+from course_utils.settings import data_root
+from course_utils.device import get_device, set_seed
 from course_utils.training import evaluate, fit
 
 from seedway import test_accuracy, train_epoch  # beside this script

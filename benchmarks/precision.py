@@ -3,8 +3,8 @@
 Times :func:`fit` over the same batches (GPU-resident uint8 CIFAR-10, crop and flip on the
 batch) for each setting: float32 in the default layout and in channels-last, float16 autocast
 with a gradient scaler, and bfloat16 autocast, both channels-last. The course's own choice
-(:func:`~course_utils.runtime.mixed_precision_dtype` and
-:func:`~course_utils.runtime.preferred_memory_format`) is marked, and every time is printed as a
+(:func:`~course_utils.device.mixed_precision_dtype` and
+:func:`~course_utils.device.preferred_memory_format`) is marked, and every time is printed as a
 ratio to it, so the choice can be checked on the machine in front of you (a T4 on Colab, a
 Mac). The last line printed is one JSON object::
 
@@ -20,7 +20,7 @@ import json
 import torch
 
 from course_utils.data.cifar import load_cifar10
-from course_utils.runtime import get_device, mixed_precision_dtype, preferred_memory_format
+from course_utils.device import get_device, mixed_precision_dtype, preferred_memory_format
 
 from vgg_steps import add_step_arguments, time_steps  # beside this script
 

@@ -11,7 +11,7 @@ from torch import nn
 from torchvision import datasets
 
 from course_utils.data.cifar import ARCHIVE, BATCHES, FOLDER
-from course_utils.paths import data_root
+from course_utils.settings import data_root
 
 
 def cifar_datasets(transform) -> tuple:

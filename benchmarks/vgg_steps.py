@@ -14,7 +14,7 @@ from course_utils import training
 from course_utils.data.augment import random_crop_flip
 from course_utils.models.cifar import VGG
 from course_utils.optim import make_sgd
-from course_utils.runtime import set_seed
+from course_utils.device import set_seed
 
 
 def add_step_arguments(parser: argparse.ArgumentParser, *, batches: int) -> None:

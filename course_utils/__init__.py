@@ -2,7 +2,7 @@
 
 Import what a lesson needs from the submodules, e.g.::
 
-    from course_utils.runtime import get_device, set_seed
+    from course_utils.device import get_device, set_seed
     from course_utils.data.mnist import load_mnist
 """
 

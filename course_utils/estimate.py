@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from course_utils.models import eval_mode
-from course_utils.runtime import format_seconds, needs_grad_scaler, pick, synchronize
+from course_utils.device import format_seconds, needs_grad_scaler, synchronize
+from course_utils.settings import pick
 from course_utils.training import LossFn, place, train_step
 
 

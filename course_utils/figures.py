@@ -1,11 +1,12 @@
 """Figures that can be redrawn in seconds, without data or training: saved runs.
 
-A notebook makes each figure with :func:`figure`: it names a drawing function of
-:mod:`course_utils.plots` (``kind``) and hands it plain data (training histories, confusion
-matrices, small tables, a few thumbnails). The data is kept, JSON-encoded, in the notebook's
-saved run ``<results>/<notebook>.runs.json``, and the figure is drawn *from the kept data*, so
-``python -m course_utils.instructor --figures-only`` (:func:`redraw`) gives the same figure, pixel
-for pixel, in any style or format.
+A notebook makes each figure with ``run.figure`` (:mod:`course_utils.run`): it names a drawing
+function of :mod:`course_utils.plots` and hands it plain data (training histories, confusion
+matrices, small tables, a few thumbnails). The data is kept, JSON-encoded (this module), in the
+notebook's saved run ``<results>/<notebook>.runs.json``, and the figure is drawn *from the kept
+data*, so ``python -m course_utils.instructor --figures-only``
+(:mod:`course_utils.instructor.redraw`) gives the same figure, pixel for pixel, in any style or
+format.
 
 Why JSON: the files are small (a few hundred kB per notebook: histories and tables, with
 image thumbnails as PNG), safe to load (no pickle), readable, versioned by a ``version`` field,
@@ -17,12 +18,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import time
 from pathlib import Path
 from typing import Any, Callable
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -30,8 +28,6 @@ from PIL import Image
 from torch import Tensor
 
 from course_utils import plots
-from course_utils.files import remove, remove_stale_temporaries, temporary_name
-from course_utils.results import current_notebook, results_dir, write_json
 
 FORMAT, VERSION = "course_utils.runs", 1
 #: The drawing functions a saved run may name.
@@ -45,12 +41,6 @@ KINDS: dict[str, Callable[..., Figure]] = {
 }
 #: Thumbnails are kept at most this many pixels on a side.
 THUMBNAIL = 160
-_figures: dict[str, dict[str, dict]] = {}   # notebook -> figure name -> spec
-
-
-class RunsError(ValueError):
-    """A saved run is missing, damaged, or of another format version."""
-
 
 # ------------------------------------------------------------------------------ encoding
 def _png(image: Tensor) -> str:
@@ -119,105 +109,25 @@ def thumbnails(images: Tensor, mean=None, std=None, size: int = THUMBNAIL) -> Te
 
 
 # ------------------------------------------------------------------------------ drawing
+def spec(kind: str, caption: str, data: dict) -> dict:
+    """What a saved run keeps of one figure: its kind, caption and data, JSON-encoded (image
+    batches as thumbnails: :func:`thumbnails`)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown figure kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if kind == "images":
+        data = dict(data)
+        data["images"] = thumbnails(data["images"], data.pop("mean", None), data.pop("std", None))
+    return {"kind": kind, "caption": caption, "data": json.loads(json.dumps(encode(data)))}
+
+
 def draw(spec: dict) -> Figure:
     """The figure a spec describes (``{"kind", "data", ...}``), in the current style."""
     kind = spec["kind"]
     if kind not in KINDS:
-        raise RunsError(f"a saved figure of unknown kind {kind!r} (known: {', '.join(KINDS)})")
+        raise ValueError(f"a saved figure of unknown kind {kind!r} (known: {', '.join(KINDS)})")
     return KINDS[kind](**decode(spec["data"]))
 
 
-def figure(name: str, kind: str, *, caption: str, **data) -> Figure:
-    """Draw figure ``name`` with the :data:`KINDS` function ``kind`` from ``data``, save it (as
-    :func:`~course_utils.plots.save_figure` does) and keep its data in the notebook's saved
-    run. Image batches are kept as thumbnails (:func:`thumbnails`); the figure is drawn from
-    exactly what is kept, so a redraw gives the same picture. ``caption`` says what it shows
-    (for the gallery)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown figure kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if kind == "images":
-        data["images"] = thumbnails(data["images"], data.pop("mean", None), data.pop("std", None))
-    spec = {"kind": kind, "caption": caption, "data": json.loads(json.dumps(encode(data)))}
-    with plots.style(os.environ.get("COURSE_FIGURE_STYLE", "paper")):
-        fig = draw(spec)
-        plots.save_figure(fig, name)
-    notebook = current_notebook()
-    _figures.setdefault(notebook, {})[name] = spec
-    save_runs(notebook)
-    return fig
-
-
-def runs_path(notebook: str | None = None, directory: Path | None = None) -> Path:
-    return (directory or results_dir()) / f"{notebook or current_notebook()}.runs.json"
-
-
-def save_runs(notebook: str | None = None) -> Path:
-    """Write the notebook's saved run (every figure made so far) atomically."""
-    from course_utils.results import _state
-    from course_utils.runtime import mode
-
-    notebook = notebook or current_notebook()
-    return write_json(runs_path(notebook), {
-        "format": FORMAT, "version": VERSION, "notebook": notebook, "mode": mode(),
-        "device": _state.get("device") or "unknown", "torch": torch.__version__,
-        "recorded": time.strftime("%Y-%m-%d %H:%M:%S"), "figures": _figures.get(notebook, {})})
-
-
-def load_runs(path: Path) -> dict:
-    """A saved run, checked: :class:`RunsError` when it is missing, damaged or of another
-    version."""
-    if not path.exists():
-        raise RunsError(f"no saved run at {path}")
-    try:
-        runs = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise RunsError(f"saved run {path} cannot be read ({exc}); rebuild the notebook") from None
-    if not isinstance(runs, dict) or runs.get("format") != FORMAT:
-        raise RunsError(f"{path} is not a saved run of course_utils")
-    if runs.get("version") != VERSION:
-        raise RunsError(f"{path} is a saved run of version {runs.get('version')}; this course_utils "
-                        f"reads version {VERSION}: rebuild the notebook to update it")
-    notebook, specs = runs.get("notebook"), runs.get("figures")
-    if not (_plain_name(notebook) and isinstance(specs, dict)
-            and all(_plain_name(n) and isinstance(s, dict) for n, s in specs.items())):
-        raise RunsError(f"saved run {path} is damaged (its notebook name or its figures are not "
-                        f"what a saved run holds); rebuild the notebook")
-    return runs
-
-
-def _plain_name(name: object) -> bool:
-    """True for a file or folder name without a path in it (nothing that leads elsewhere)."""
-    return isinstance(name, str) and bool(name) and not name.startswith(".") and Path(name).name == name
-
-
-def redraw(path: Path, out: Path, *, style: str = "paper", formats=None) -> list[Path]:
-    """Draw every figure of the saved run ``path`` again into ``out/<notebook>/``, in ``style``
-    and ``formats``; return the files written. All are drawn before any is moved into place,
-    so a damaged saved run (:class:`RunsError`, naming it) leaves the figures as they were."""
-    runs = load_runs(path)
-    folder = out / runs["notebook"]
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(folder)
-    temp = temporary_name(folder, "redraw")
-    try:
-        drawn = []
-        with plots.style(style):
-            for name, spec in runs["figures"].items():
-                try:
-                    fig = draw(spec)
-                except Exception as exc:   # half a thumbnail, a list for a dict, an unknown kind...
-                    raise RunsError(f"saved run {path} is damaged: its figure {name!r} cannot be "
-                                    f"drawn ({type(exc).__name__}: {exc}); rebuild the "
-                                    f"notebook") from None
-                try:
-                    drawn += plots.write_figure(fig, temp, name, formats)
-                finally:
-                    plt.close(fig)
-        folder.mkdir(exist_ok=True)
-        written = []
-        for file in drawn:
-            os.replace(file, folder / file.name)
-            written.append(folder / file.name)
-        return written
-    finally:
-        remove(temp)
+def runs_path(notebook: str, directory: Path) -> Path:
+    """The saved run of ``notebook`` in the results folder ``directory``."""
+    return directory / f"{notebook}.runs.json"

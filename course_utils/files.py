@@ -12,6 +12,7 @@ deletes those whose process is gone, and every writer calls it before it writes.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import secrets
 import shutil
@@ -165,3 +166,8 @@ def write_atomic(dest: Path | str, data: bytes | memoryview | str, what: str = "
     with atomic_path(dest, what=what) as temp:
         _write_file(temp, payload)
     return Path(dest)
+
+
+def write_json(path: Path | str, data: object) -> Path:
+    """Write ``data`` as indented JSON atomically (:func:`write_atomic`)."""
+    return write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")

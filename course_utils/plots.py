@@ -5,10 +5,8 @@ default, or ``slides``: 16:9, large fonts, thick lines; :func:`style`), and save
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -17,55 +15,35 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from torch import Tensor
 
-from course_utils.paths import figures_root
-from course_utils.results import current_notebook
+from course_utils.settings import STYLES, figure_formats
 
-#: The course's figure styles: matplotlib style sheets in ``course_utils/styles/``.
-STYLES = ("paper", "slides")
 STYLE_DIR = Path(__file__).resolve().parent / "styles"
-_current = {"style": "paper"}
 
 
-@contextlib.contextmanager
-def style(name: str = "paper") -> Iterator[str]:
-    """Draw the figures made inside in style ``name`` (``"paper"`` or ``"slides"``)."""
+def style(name: str = "paper"):
+    """Draw the figures made inside in style ``name`` (``"paper"`` or ``"slides"``): matplotlib's
+    own ``plt.style.context`` with the course's sheet ``course_utils/styles/<name>.mplstyle``."""
     if name not in STYLES:
         raise ValueError(f"unknown style {name!r}; choose one of {', '.join(STYLES)}")
-    before = _current["style"]
-    _current["style"] = name
-    try:
-        with plt.style.context(STYLE_DIR / f"{name}.mplstyle"):
-            yield name
-    finally:
-        _current["style"] = before
+    return plt.style.context(STYLE_DIR / f"{name}.mplstyle")
 
 
-def current_style() -> str:
-    return _current["style"]
-
-
-def _styled(draw):
-    """Make ``draw`` build its figure under the current style's sheet."""
-    import functools
-
-    @functools.wraps(draw)
-    def wrapper(*args, **kwargs):
-        with plt.style.context(STYLE_DIR / f"{_current['style']}.mplstyle"):
-            return draw(*args, **kwargs)
-
-    return wrapper
+def _whole_page() -> bool:
+    """True in a style whose figures fill a 16:9 page (the slides' ``figure.figsize``)."""
+    width, height = plt.rcParams["figure.figsize"]
+    return abs(width / height - 16 / 9) < 0.01
 
 
 def figsize(width: float, height: float) -> tuple[float, float]:
-    """``(width, height)`` in the paper style; the style's 16:9 slide in the slides style."""
-    if _current["style"] == "slides":
+    """``(width, height)``; the style's own page (16:9) in a whole-page style (the slides)."""
+    if _whole_page():
         return tuple(plt.rcParams["figure.figsize"])  # type: ignore[return-value]
     return width, height
 
 
 def _small() -> float:
     """Font size for labels inside a plot (bar values, confusion counts, image titles)."""
-    return 8 if _current["style"] == "paper" else 14
+    return 8 if plt.rcParams["font.size"] <= 12 else 14
 
 
 def to_display(
@@ -80,7 +58,6 @@ def to_display(
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-@_styled
 def show_images(
     images: Tensor,
     titles: Sequence[str] | None = None,
@@ -117,7 +94,6 @@ def show_images(
     return fig
 
 
-@_styled
 def plot_curves(
     runs: Mapping[str, Mapping[str, list]],
     metric: str = "step_loss",
@@ -156,7 +132,6 @@ def plot_curves(
     return fig
 
 
-@_styled
 def plot_lines(
     x: Sequence[float],
     lines: Mapping[str, Sequence[float]],
@@ -188,7 +163,6 @@ def plot_lines(
     return fig
 
 
-@_styled
 def bar_chart(
     values: Mapping[str, Mapping[str, float]],
     errors: Mapping[str, Mapping[str, float]] | None = None,
@@ -225,7 +199,6 @@ def bar_chart(
     return fig
 
 
-@_styled
 def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, title: str = "") -> Figure:
     """A confusion matrix (row = true class, column = guess) with the count in every cell."""
     counts = np.asarray(confusion.cpu() if isinstance(confusion, Tensor) else confusion)
@@ -249,7 +222,6 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
     return fig
 
 
-@_styled
 def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None, *, title: str = "") -> Figure:
     """One image, the filters of a conv layer (a row) and the feature maps they make of it
     (a row); maps and filters each on their own colour scale (blue negative, red positive)."""
@@ -278,28 +250,9 @@ def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None
     return fig
 
 
-def figures_dir(notebook: str | None = None) -> Path:
-    """``<figures root>/<notebook>``: ``COURSE_FIGURES``, else ``build/figures`` (a student's
-    own runs; ``build/smoke/figures`` in smoke mode). The instructor's build sets
-    ``COURSE_FIGURES`` (see :func:`course_utils.paths.figures_root`)."""
-    return figures_root() / (notebook or current_notebook())
-
-
-#: Figure file formats :func:`save_figure` writes.
-FORMATS = ("png", "svg", "pdf")
 #: No dates or versions in the files, so the same figure gives the same bytes.
 _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
              "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
-
-
-def figure_formats(formats: Sequence[str] | None = None) -> list[str]:
-    """``formats``, else ``COURSE_FIGURE_FORMATS`` (``png,svg,pdf``), else PNG; checked."""
-    env = os.environ.get("COURSE_FIGURE_FORMATS")
-    chosen = list(formats) if formats else ([f.strip() for f in env.split(",") if f.strip()] if env else ["png"])
-    bad = [f for f in chosen if f not in FORMATS]
-    if bad:
-        raise ValueError(f"unknown figure format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
-    return chosen
 
 
 def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None,
@@ -307,17 +260,10 @@ def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | 
     """Write ``fig`` as ``folder/<name>.<fmt>`` for each format; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    # slides keep their whole 16:9 page; paper figures are cropped to their contents
-    bbox = None if _current["style"] == "slides" else "tight"
     with plt.rc_context({"svg.hashsalt": "course_utils"}):   # stable ids: same figure, same SVG
-        for fmt in figure_formats(formats):
+        for fmt in figure_formats(formats):   # the style sheet says savefig.bbox
             path = folder / f"{name}.{fmt}"
-            fig.savefig(path, dpi=dpi, bbox_inches=bbox, metadata=_METADATA[fmt])
+            fig.savefig(path, dpi=dpi, metadata=_METADATA[fmt])
             paths.append(path)
     return paths
 
-
-def save_figure(fig: Figure, name: str, formats: Sequence[str] | None = None, dpi: int = 150) -> list[Path]:
-    """Write ``fig`` as ``<figures root>/<notebook>/<name>.<fmt>`` for each format (default:
-    ``COURSE_FIGURE_FORMATS``, e.g. ``png,svg,pdf``, else PNG); return the paths."""
-    return write_figure(fig, figures_dir(), name, formats, dpi)

@@ -1,93 +1,37 @@
-"""Each notebook's headline numbers, recorded as it runs in ``<results>/<notebook>.json``.
+"""Each notebook's record, ``<results>/<notebook>.json``, read back; tables for printing.
 
-A record says what it was measured on: mode, device, torch and Python versions, the data it
-used, and whether any of that data was a stand-in (``standin`` with the reasons). Where the
-records go is :func:`course_utils.paths.results_root`: ``build/results/`` for a student's own
-runs; only the instructor's build puts them into the committed ``results/``.
+A record (written by ``run.record``, :meth:`course_utils.run.Run.record`) says what it was
+measured on: mode, device, torch and Python versions, the data it used, and whether any of that
+data was a stand-in (``standin`` with the reasons). Where the records go is
+:func:`course_utils.settings.results_root`: ``build/results/`` for a student's own runs; only the
+instructor's build puts them into the committed ``results/``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import platform
-import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import torch
-
-from course_utils.data import provenance
-from course_utils.files import write_atomic
-from course_utils.paths import results_root
-from course_utils.runtime import mode
-
-_state: dict = {"notebook": None, "start": None, "device": None}
+from course_utils import run, settings
 
 
-def start_notebook(name: str, device: torch.device | str | None = None) -> None:
-    """Name the running notebook (its file stem) and start its clock.
-
-    Figures saved with :func:`course_utils.plots.save_figure` and numbers recorded with
-    :func:`record` go under this name; the data notes of an earlier notebook in the same
-    process are forgotten.
-    """
-    _state.update(notebook=name, start=time.perf_counter(),
-                  device=str(device) if device is not None else None)
-    provenance.clear()
+# the names notebooks used before ``start_run``: the current run's
+def start_notebook(name: str, device=None) -> None:
+    """:func:`course_utils.run.start_run` (the older name)."""
+    started = run.start_run(name, device if device is not None else "cpu")
+    started.device = None if device is None else started.device
 
 
-def current_notebook() -> str:
-    """The name given to :func:`start_notebook` (``COURSE_NOTEBOOK`` or ``"scratch"`` before)."""
-    return _state["notebook"] or os.environ.get("COURSE_NOTEBOOK", "scratch")
-
-
-def results_dir() -> Path:
-    """Where records go (:func:`course_utils.paths.results_root`)."""
-    return results_root()
-
-
-def results_path(notebook: str | None = None) -> Path:
-    return results_dir() / f"{notebook or current_notebook()}.json"
-
-
-def write_json(path: Path, data: object) -> Path:
-    """Write ``data`` as indented JSON atomically (:func:`course_utils.files.write_atomic`)."""
-    return write_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def record(*, headline: Sequence[str] = (), **metrics: float | int | str) -> dict:
-    """Merge ``metrics`` into this notebook's results file, with mode, device, seconds since
-    :func:`start_notebook`, versions and the data used (:mod:`course_utils.data.provenance`);
-    return the whole record. ``headline`` names the metrics the course site shows first."""
-    path = results_path()
-    data = json.loads(path.read_text()) if path.exists() else {}
-    if data.get("mode") not in (None, mode()):
-        data = {}  # never mix smoke and full numbers in one record
-    data.setdefault("metrics", {}).update(metrics)
-    if headline:
-        missing = [k for k in headline if k not in data["metrics"]]
-        if missing:
-            raise KeyError(f"headline names metrics that were not recorded: {', '.join(missing)}")
-        data["headline"] = list(headline)
-    data.update(
-        notebook=current_notebook(),
-        mode=mode(),
-        device=_state["device"] or data.get("device") or "unknown",
-        seconds=round(time.perf_counter() - _state["start"], 2) if _state["start"] else None,
-        torch=torch.__version__,
-        python=platform.python_version(),
-        recorded=time.strftime("%Y-%m-%d %H:%M:%S"),
-        **provenance.summary(),
-    )
-    write_json(path, data)
-    return data
+def record(*, headline: Sequence[str] = (), **metrics) -> dict:
+    """``run.record`` of the current run (the older name)."""
+    return run.current().record(headline=headline, **metrics)
 
 
 def load_results(directory: Path | str | None = None) -> dict[str, dict]:
-    """All results files in ``directory`` (default :func:`results_dir`), by notebook name
+    """All results files in ``directory`` (default :func:`course_utils.settings.results_root`), by notebook name
     (saved runs, ``*.runs.json``, are not records)."""
-    directory = Path(directory) if directory is not None else results_dir()
+    directory = Path(directory) if directory is not None else settings.results_root()
     return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))
             if not p.name.endswith(".runs.json")}
 

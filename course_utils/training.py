@@ -2,9 +2,9 @@
 
 Where the model meets the batch, once per call of :func:`fit`, :func:`evaluate` or
 :func:`predict` (:func:`place`): the device, the mixed precision
-(:func:`course_utils.runtime.mixed_precision_dtype`: bfloat16, or float16 with a gradient
+(:func:`course_utils.device.mixed_precision_dtype`: bfloat16, or float16 with a gradient
 scaler on GPUs without bfloat16) and the memory layout (channels-last for a model with 2-D
-convolutions where :func:`course_utils.runtime.preferred_memory_format` says it is faster);
+convolutions where :func:`course_utils.device.preferred_memory_format` says it is faster);
 the model is converted once, each batch as it arrives, so loaders and notebooks never name a
 layout. Every training step is :func:`train_step`. Learning-rate schedulers are stepped per
 batch or per epoch as asked; an averaged copy of the weights (EMA) can be kept along; and
@@ -26,7 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from course_utils.models import eval_mode
-from course_utils.runtime import mixed_precision_dtype, needs_grad_scaler, preferred_memory_format, synchronize
+from course_utils.device import mixed_precision_dtype, needs_grad_scaler, preferred_memory_format, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
@@ -259,7 +259,7 @@ def fit(
     ``scheduler`` is stepped after every batch or every epoch (``scheduler_interval``; see
     :func:`resolve_interval` for the default). ``ema`` (from :func:`ema_model`) is updated
     after every optimizer step. ``amp`` uses the device's mixed precision
-    (:func:`~course_utils.runtime.mixed_precision_dtype`) and, for float16, a gradient scaler
+    (:func:`~course_utils.device.mixed_precision_dtype`) and, for float16, a gradient scaler
     that skips steps whose gradients overflow. Per-step numbers stay on the device until the
     epoch ends, so the loop never waits for the GPU (except to read the scaler's verdict).
     """

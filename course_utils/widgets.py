@@ -1,7 +1,7 @@
 """The notebooks' interactive parts: thin ipywidgets layers over tested functions.
 
 Each ``explore_*`` function first draws its figure once with the default settings and saves it
-(:func:`course_utils.figures.figure`: a static figure for slides and for headless builds), then
+(:func:`course_utils.run.figure`: a static figure for slides and for headless builds), then
 returns the controls and an output area that redraws when a control moves. Nothing slow runs
 on a move: what needs training is computed once in the notebook and handed in.
 
@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from course_utils.lessons.arithmetic.calculator import calculate_layer
 from course_utils.data.folders import UploadError, read_upload
-from course_utils.figures import figure
+from course_utils.run import figure
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
 from course_utils.lessons.permutation import block_permutation, permute_pixels

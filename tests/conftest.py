@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.paths import PACKAGE_PARENT, data_root
+from course_utils.settings import PACKAGE_PARENT, data_root
 
 SHARED_DATA = PACKAGE_PARENT.parent / "shared" / "data"
 

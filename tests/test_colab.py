@@ -18,7 +18,7 @@ import pytest
 from course_utils import instructor
 from course_utils.instructor.colab import (BADGE_MARK, ColabError, find_setup_cell, github_address,
                                       setup_cell_source)
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 
 def git(folder: Path, *args: str) -> str:

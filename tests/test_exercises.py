@@ -8,7 +8,7 @@ import pytest
 
 from course_utils.instructor import find_notebooks
 from course_utils.exercises import EXERCISES, check, solution
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 
 def test_right_wrong_and_unanswered():

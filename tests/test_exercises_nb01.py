@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.exercises import check
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 NOTEBOOK = PACKAGE_PARENT / "notebooks" / "01_mnist_fc_vs_cnn.ipynb"
 

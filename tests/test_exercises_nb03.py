@@ -8,7 +8,7 @@ import pytest
 from torch import nn
 
 from course_utils.exercises import check
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 NOTEBOOK = PACKAGE_PARENT / "notebooks" / "03_cifar10_lenet_vgg.ipynb"
 

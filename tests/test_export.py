@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from course_utils.instructor.export import ExportError, differences, main, render, write
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 NB01 = "01_mnist_fc_vs_cnn.ipynb"
 

@@ -9,8 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils import instructor, figures, plots, results
-from course_utils.figures import RunsError, decode, encode, figure, load_runs, redraw, runs_path
+from course_utils import instructor, figures, plots, run, settings
+from course_utils.figures import decode, encode
+from course_utils.instructor.redraw import RunsError, load_runs, redraw
+from course_utils.run import figure, start_run
 
 HISTORY = {"epoch": [1, 2, 3], "test_acc": [0.5, 0.61, 0.7], "step_loss": [2.3, 1.9, 1.5, 1.2, 1.1, 1.0]}
 
@@ -26,6 +28,11 @@ def every_kind():
     figure("bars", "bars", caption="bars", values={"FC": {"x": 0.8, "y": 0.9}}, errors={"FC": {"x": float("nan"), "y": 0.01}})
     figure("confusion", "confusion", caption="confusion", confusion=torch.tensor([[5, 1], [2, 7]]), classes=["a", "b"])
     figure("lines", "lines", caption="lines", x=[0, 1, 2], lines={"lr": [0.1, 0.2, 0.05]}, mark_x=1.0)
+
+
+def runs_path(notebook=None):
+    """The saved run of ``notebook`` (default: the current run's) in the results folder."""
+    return figures.runs_path(notebook or run.current().notebook, settings.results_root())
 
 
 def pixels(path):
@@ -44,9 +51,9 @@ def test_encode_decode_round_trip():
 
 def test_redrawn_figures_are_pixel_and_text_equal(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FIGURE_FORMATS", "png,svg")
-    results.start_notebook("97_kinds")
+    start_run("97_kinds")
     every_kind()
-    made = plots.figures_dir()
+    made = run.current().figures_dir()
     runs = runs_path()
     kept = load_runs(runs)
     assert sorted(kept["figures"]) == ["bars", "confusion", "curves", "digits", "lines", "photos"]
@@ -62,7 +69,7 @@ def test_redrawn_figures_are_pixel_and_text_equal(tmp_path, monkeypatch):
 
 
 def test_slides_style_makes_16_9_figures_with_larger_text(tmp_path):
-    results.start_notebook("96_slides")
+    start_run("96_slides")
     every_kind()
     paper = redraw(runs_path(), tmp_path / "paper")
     assert paper and all(p.stat().st_size > 0 for p in paper)
@@ -72,11 +79,12 @@ def test_slides_style_makes_16_9_figures_with_larger_text(tmp_path):
         if p.suffix == ".png":
             w, h = Image.open(p).size
             assert abs(w / h - 16 / 9) < 0.2, p.name     # bbox "standard": the whole 16:9 page
+    before = plt.rcParams["font.size"]
     with plots.style("slides"):
         fig = plots.plot_curves({"a": HISTORY}, "test_acc")
         assert tuple(fig.get_size_inches()) == pytest.approx((13.333, 7.5), abs=0.01)
         assert fig.axes[0].xaxis.label.get_fontsize() == 22
-    assert plots.current_style() == "paper"
+    assert plt.rcParams["font.size"] == before      # matplotlib's style context put it back
     with pytest.raises(ValueError, match="unknown style"):
         with plots.style("poster"):
             pass
@@ -92,7 +100,7 @@ def test_bad_saved_runs_are_named(tmp_path):
 
 
 NOTEBOOK = [
-    "from course_utils.results import start_notebook\nstart_notebook('01_kinds')",
+    "from course_utils.run import start_run\nstart_run('01_kinds')",
     "import sys\nsys.path.insert(0, %r)\nfrom test_figures import every_kind\nevery_kind()",
 ]
 
@@ -132,7 +140,7 @@ def test_figures_only_names_a_damaged_saved_run_and_redraws_the_others(tmp_path,
     from tests.test_build import dirs, make_notebook
     for name in ("01_a", "02_b", "03_c"):
         make_notebook(tmp_path / "nb" / f"{name}.ipynb", ["x = 1"])
-        results.start_notebook(name)
+        start_run(name)
         figure("curves", "curves", caption="curves", runs={"a": HISTORY}, metric="test_acc")
         figure("digits", "images", caption="digits", images=torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
         plt.close("all")

@@ -18,7 +18,7 @@ from course_utils import files
 from course_utils.data import cifar
 from course_utils.data.download import download, extract_zip
 from course_utils.files import DiskFullError, ReadOnlyError
-from course_utils.results import write_json
+from course_utils.files import write_json
 from test_cifar import write_export
 
 BLOB = os.urandom(300_000)   # incompressible: as large in a zip as on disk
@@ -33,6 +33,8 @@ def killed_at_rename(action: Callable[[], object]) -> None:
     pid = os.fork()
     if pid == 0:   # the child: never returns into pytest
         try:
+            # one thread: OpenMP's pool of a parent that already used it hangs in a forked child
+            torch.set_num_threads(1)
             os.replace = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
             action()
         finally:

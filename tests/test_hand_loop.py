@@ -9,8 +9,8 @@ import torch
 
 from course_utils.data.loader import TensorLoader
 from course_utils.models.mnist import CNN, FC2Layer
-from course_utils.paths import PACKAGE_PARENT
-from course_utils.runtime import set_seed
+from course_utils.settings import PACKAGE_PARENT
+from course_utils.device import set_seed
 from course_utils.training import evaluate, fit
 
 NOTEBOOK = PACKAGE_PARENT / "notebooks" / "01_mnist_fc_vs_cnn.ipynb"

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 from tests.conftest import find_mnist_raw
 
 RUN_NOTEBOOK = """
@@ -74,7 +74,7 @@ def test_pip_install_without_e_runs_notebook_01_outside_the_checkout(installed, 
            if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV", "PYTHONPATH"))}
     env.update(HOME=str(home), PWD=str(work), COURSE_SMOKE="1", MPLBACKEND="Agg",
                PATH=f"{installed.parent}:{env['PATH']}")
-    where = run([str(installed), "-c", "import course_utils, course_utils.paths as p; "
+    where = run([str(installed), "-c", "import course_utils, course_utils.settings as p; "
                                        "print(course_utils.__file__); print(p.checkout())"],
                 cwd=work, env=env).stdout.split()
     assert "site-packages" in where[0] and where[1] == "None"
@@ -94,8 +94,86 @@ def test_editable_install_used_from_elsewhere_keeps_the_checkout(tmp_path):
     """The dev install (pip install -e .): from any working directory, the checkout's folders."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}
     env.update(PWD=str(tmp_path), COURSE_SMOKE="1")
-    out = run([sys.executable, "-c", "import course_utils.paths as p; print(p.checkout()); "
+    out = run([sys.executable, "-c", "import course_utils.settings as p; print(p.checkout()); "
                                      "print(p.data_root()); print(p.results_root())"],
               cwd=tmp_path, env=env).stdout.split()
     assert out == [str(PACKAGE_PARENT), str(PACKAGE_PARENT / "data"),
                    str(PACKAGE_PARENT / "build" / "smoke" / "results")]
+
+
+# ------------------------------------------------------------------ the seam: the student part alone
+#: What the instructor's and the tests' extras bring; a student's install has none of them.
+NOT_IN_A_STUDENTS_INSTALL = ("nbclient", "nbconvert", "nbformat", "jinja2", "jupyter_client", "pytest",
+                             "nbval", "xdist")
+BLOCKER = '''
+import importlib.abc, sys
+BLOCKED = {blocked!r}
+class Blocker(importlib.abc.MetaPathFinder):
+    """A student's install: the instructor's and the tests' packages are not there."""
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}} (not in a student's install)", name=name)
+        return None
+sys.meta_path.insert(0, Blocker())
+'''
+
+
+def notebook_code(path: Path) -> list[str]:
+    """The code cells of a notebook, without the Colab setup cell and IPython's magics."""
+    from course_utils.instructor.colab import SETUP_MARK
+
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in cells]
+    return ["\n".join(line for line in s.splitlines() if not line.lstrip().startswith(("%", "!")))
+            for s in sources if not s.startswith(SETUP_MARK)]
+
+
+def notebook_imports() -> list[str]:
+    """Every module an import statement of a notebook names (course_utils's and others)."""
+    import ast
+
+    names = set()
+    for path in sorted((PACKAGE_PARENT / "notebooks").glob("[0-9]*.ipynb")):
+        for source in notebook_code(path):
+            for node in ast.walk(ast.parse(source)):
+                if isinstance(node, ast.Import):
+                    names.update(a.name for a in node.names)
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names.add(node.module)
+    return sorted(names)
+
+
+def test_the_student_install_runs_notebook_01_without_the_instructors_and_tests_extras(installed, tmp_path):
+    """The seam: ``pip install .`` without extras (the scratch venv of :func:`installed`, where
+    the instructor's and the tests' packages are made unimportable) imports every module the
+    notebooks import, and notebook 01's code cells run there in smoke mode without Jupyter."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(BLOCKER.format(blocked=set(NOT_IN_A_STUDENTS_INSTALL)))
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("COURSE_", "XDG_", "VIRTUAL_ENV", "PYTHONPATH", "PYTEST_"))}
+    env.update(HOME=str(tmp_path / "home"), PWD=str(work), COURSE_SMOKE="1", MPLBACKEND="Agg",
+               PYTHONPATH=str(blocker), OMP_NUM_THREADS="1")
+    modules = notebook_imports()
+    assert "course_utils.run" in modules and "torch" in modules
+    script = work / "student.py"
+    script.write_text(
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "try:\n"
+        "    import course_utils.instructor\n"
+        "except ModuleNotFoundError as err:\n"
+        "    print('instructor missing:', err.name)\n"
+        "print('imported', len(sys.modules))\n"
+        + "".join(f"\n# --- cell {i}\n{source}\n" for i, source in
+                  enumerate(notebook_code(PACKAGE_PARENT / "notebooks" / "01_mnist_fc_vs_cnn.ipynb"))))
+    done = subprocess.run([str(installed), str(script)], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    assert "instructor missing: nbclient" in done.stdout or "instructor missing: jupyter_client" in done.stdout
+    record = json.loads((tmp_path / "home" / ".local" / "share" / "pytorch-course" / "build" / "smoke"
+                         / "results" / "01_mnist_fc_vs_cnn.json").read_text())
+    assert record["mode"] == "smoke" and record["metrics"]

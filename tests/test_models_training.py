@@ -7,7 +7,7 @@ from course_utils.data.loader import TensorLoader
 from course_utils.models import count_parameters
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.optim import make_adam, make_sgd
-from course_utils.runtime import set_seed
+from course_utils.device import set_seed
 from course_utils.training import evaluate, fit
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from course_utils.instructor.execute import Progress, execute_notebook, kernel_env
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 
 def photo_folder(root: Path) -> Path:

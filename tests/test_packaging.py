@@ -11,7 +11,7 @@ import tomllib
 
 from packaging.requirements import Requirement
 
-from course_utils.paths import PACKAGE_PARENT
+from course_utils.settings import PACKAGE_PARENT
 
 PYPROJECT = tomllib.loads((PACKAGE_PARENT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
@@ -62,7 +62,7 @@ import importlib, pkgutil, sys
 for name in {blocked!r}:
     sys.modules[name] = None
 import course_utils
-skip = ("course_utils.instructor", "course_utils.instructor.site", "course_utils.quick_start")
+skip = ("course_utils.instructor",)
 for info in pkgutil.walk_packages(course_utils.__path__, "course_utils."):
     if not info.name.startswith(skip):
         importlib.import_module(info.name)

@@ -8,7 +8,7 @@ from course_utils.optim import make_sgd
 from course_utils.lessons.permutation import (PixelPermutation, check_permutation, inverse_permutation,
                                       make_permutation, neighbour_distance, permute_fc_input,
                                       permute_pixels)
-from course_utils.runtime import set_seed
+from course_utils.device import set_seed
 from course_utils.training import fit
 
 from helpers import striped_digits

@@ -4,7 +4,8 @@ import matplotlib
 import torch
 
 from course_utils import results
-from course_utils.plots import bar_chart, plot_curves, save_figure, show_images, to_display
+from course_utils.plots import bar_chart, plot_curves, show_images, to_display
+from course_utils.run import save_figure
 
 matplotlib.use("Agg")
 
@@ -83,8 +84,11 @@ def test_plot_confusion_writes_counts_and_checks_shape():
 
 
 def test_smoke_and_student_figures_never_land_in_the_builds_folder(monkeypatch):
-    from course_utils.paths import PACKAGE_PARENT
-    from course_utils.plots import figures_dir
+    from course_utils.settings import PACKAGE_PARENT
+    from course_utils.run import Run
+
+    def figures_dir(name):
+        return Run(name, None, False).figures_dir()
     monkeypatch.delenv("COURSE_FIGURES", raising=False)
     monkeypatch.setenv("COURSE_SMOKE", "1")
     assert figures_dir("01_x") == PACKAGE_PARENT / "build" / "smoke" / "figures" / "01_x"
@@ -123,7 +127,7 @@ def test_report_keeps_tiny_numbers_readable():
 
 def test_records_name_data_inside_the_checkout_relative_to_it(tmp_path):
     from course_utils.data.provenance import shown_source
-    from course_utils.paths import PACKAGE_PARENT
+    from course_utils.settings import PACKAGE_PARENT
     assert shown_source(str(PACKAGE_PARENT / "data" / "MNIST" / "raw")) == "data/MNIST/raw"
     assert shown_source(str(tmp_path / "photos")) == str(tmp_path / "photos")   # a student's folder: as it is
     assert shown_source("generated") == "generated"
@@ -135,7 +139,7 @@ def test_records_name_linked_data_inside_the_checkout_relative_to_it(tmp_path):
     import os
 
     from course_utils.data.provenance import shown_source
-    from course_utils.paths import PACKAGE_PARENT
+    from course_utils.settings import PACKAGE_PARENT
     elsewhere = tmp_path / "offline-copy"
     (elsewhere / "train").mkdir(parents=True)
     link = PACKAGE_PARENT / "data" / f".linked-{os.getpid()}"

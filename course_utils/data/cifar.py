@@ -31,8 +31,8 @@ from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import smoke_split
 from course_utils.files import ReadOnlyError, remove_stale_temporaries, write_atomic
-from course_utils.paths import data_root, is_writable, writable_dir
-from course_utils.runtime import is_smoke
+from course_utils.settings import data_root, is_writable, writable_dir
+from course_utils.settings import is_smoke
 
 #: torchvision's class order (also the folder export's).
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",

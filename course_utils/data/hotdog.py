@@ -15,8 +15,8 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove_stale_temporaries
-from course_utils.paths import data_root, is_writable, writable_dir
-from course_utils.runtime import is_smoke
+from course_utils.settings import data_root, is_writable, writable_dir
+from course_utils.settings import is_smoke
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/hotdog.zip"
 SHA1 = "fba480ffa8aa7e0febbb511d181409f899b9baa5"

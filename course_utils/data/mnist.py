@@ -27,8 +27,8 @@ from course_utils.data.loader import ImageData
 from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove
-from course_utils.paths import data_root, is_writable
-from course_utils.runtime import is_smoke
+from course_utils.settings import data_root, is_writable
+from course_utils.settings import is_smoke
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,8 @@ status: 0 when every notebook ran, 1 when one failed, 2 for a usage or settings 
 when interrupted.
 """
 
-import importlib
-
-importlib.import_module("course_utils.quick_start")  # before nbformat: see its docstring
-from course_utils.instructor.cli import (NOTEBOOK_NAME, BuildError, find_notebooks, main, resolve_mode,
-                                    select_notebooks)
-from course_utils.instructor.execute import CellFailure, Outcome, first_line
+from course_utils.instructor.cli import BuildError, main, resolve_mode, select_notebooks
+from course_utils.instructor.execute import NOTEBOOK_NAME, CellFailure, Outcome, find_notebooks, first_line
 
 __all__ = ["NOTEBOOK_NAME", "BuildError", "CellFailure", "Outcome", "find_notebooks", "first_line",
            "main", "resolve_mode", "select_notebooks"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import sys
 import threading
@@ -16,24 +15,16 @@ from typing import Callable, Sequence, TextIO
 
 from jupyter_client.kernelspec import NoSuchKernel
 
-from course_utils.instructor.execute import Outcome, Progress, kernel_env, run_one, show
+from course_utils.instructor.execute import Outcome, Progress, find_notebooks, kernel_env, run_one, show
 from course_utils.instructor.outputs import Staging, promote, promotion_lock
-from course_utils.paths import SettingError, checkout, describe_data_root
+from course_utils import settings
+from course_utils.settings import SettingError, checkout, describe_data_root
 from course_utils.instructor.report import write_results_md
-from course_utils.runtime import format_seconds
-
-#: The course's notebooks: a number, an underscore, a name (``01_mnist_fc_vs_cnn.ipynb``).
-#: Copies such as ``01_x.nbconvert.ipynb`` or ``Untitled.ipynb`` are not course notebooks.
-NOTEBOOK_NAME = re.compile(r"^\d+_[A-Za-z0-9_-]+\.ipynb$")
+from course_utils.device import format_seconds
 
 
 class BuildError(Exception):
     """A problem with the command line, the settings or the folders, reported without a traceback."""
-
-
-def find_notebooks(directory: Path) -> list[Path]:
-    """The course's numbered notebooks in ``directory``, in course order (by file name)."""
-    return sorted(p for p in directory.glob("*.ipynb") if p.is_file() and NOTEBOOK_NAME.match(p.name))
 
 
 def select_notebooks(names: Sequence[str], directory: Path) -> list[Path]:
@@ -64,11 +55,9 @@ def select_notebooks(names: Sequence[str], directory: Path) -> list[Path]:
 def resolve_mode(smoke_flag: bool, full_flag: bool) -> tuple[bool, str]:
     """(smoke?, why) from ``--smoke``/``--full`` and ``COURSE_SMOKE``; a contradiction or an
     unrecognised ``COURSE_SMOKE`` is a :class:`BuildError`."""
-    from course_utils.runtime import is_smoke
-
-    raw = os.environ.get("COURSE_SMOKE", "").strip()
+    raw = settings.given("COURSE_SMOKE")
     try:
-        env_smoke = is_smoke()
+        env_smoke = settings.is_smoke()
     except SettingError as err:
         raise BuildError(str(err)) from None
     if smoke_flag and full_flag:
@@ -105,7 +94,8 @@ def figures_only(notebooks: Sequence[Path], results: Path, figures: Path, *, sty
                  formats: str | None, smoke: bool, log: TextIO) -> int:
     """Redraw every figure of ``notebooks`` from their saved runs; 1 when one has none or a
     damaged one (named; its figures are left as they were, the others are redrawn)."""
-    from course_utils.figures import RunsError, redraw, runs_path
+    from course_utils.figures import runs_path
+    from course_utils.instructor.redraw import RunsError, redraw
 
     started = time.perf_counter()
     written, missing = 0, []
@@ -248,7 +238,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
         return 0
     try:
         smoke, why = resolve_mode(args.smoke, args.full)
-        from course_utils.runtime import check_device, get_device
+        from course_utils.device import check_device, get_device
 
         device = str(check_device(args.device, "--device") if args.device else get_device())
         data_line = describe_data_root()
@@ -258,7 +248,7 @@ def main(argv: Sequence[str] | None = None, stream: TextIO | None = None) -> int
     mode = "smoke" if smoke else "full"
     out = (args.out.resolve() / "smoke") if smoke else args.out.resolve()
     committed = (root / "results").resolve()
-    env_results, env_figures = os.environ.get("COURSE_RESULTS"), os.environ.get("COURSE_FIGURES")
+    env_results, env_figures = settings.given("COURSE_RESULTS"), settings.given("COURSE_FIGURES")
     results = (args.results or (Path(env_results) if env_results else
                                 out / "results" if smoke else committed)).resolve()
     default_figures = out / "figures" if smoke else root / "figures"

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils.instructor.cli import find_notebooks
+from course_utils.files import write_atomic
+from course_utils.instructor.execute import find_notebooks
 
 #: Marks the setup cell (its first line) and the badge lines, so they can be found and rewritten.
 SETUP_MARK = "# Setup (Colab only):"
@@ -197,6 +198,6 @@ def write_colab(root: Path, remote: str = "origin") -> list[Path]:
         else:
             new = text.rstrip("\n") + "\n\n" + block + "\n"
         if new != text:
-            readme.write_text(new)
+            write_atomic(readme, new)
             changed.append(readme)
     return changed

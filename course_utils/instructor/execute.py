@@ -24,11 +24,21 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 
 #: While one cell runs for long, say so this often (seconds), so logs show the build is alive.
 HEARTBEAT = 30.0
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+#: The course's notebooks: a number, an underscore, a name (``01_mnist_fc_vs_cnn.ipynb``).
+#: Copies such as ``01_x.nbconvert.ipynb`` or ``Untitled.ipynb`` are not course notebooks.
+NOTEBOOK_NAME = re.compile(r"^\d+_[A-Za-z0-9_-]+\.ipynb$")
+
+
+def find_notebooks(directory: Path) -> list[Path]:
+    """The course's numbered notebooks in ``directory``, in course order (by file name)."""
+    return sorted(p for p in directory.glob("*.ipynb") if p.is_file() and NOTEBOOK_NAME.match(p.name))
+
 
 
 @dataclass

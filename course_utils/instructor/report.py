@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from course_utils.files import write_atomic
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
 from course_utils.results import load_results
 
 #: Columns of the overview table: heading -> record key.
@@ -134,7 +134,7 @@ def write_results_md(
     built_on: str | None = None,
 ) -> Path:
     """Write :func:`results_markdown` of every record in ``results_dir`` (default
-    :func:`course_utils.results.results_dir`) to ``path``, linking ``notebook_paths``; return it."""
+    :func:`course_utils.settings.results_root`) to ``path``, linking ``notebook_paths``; return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if built_on is None:

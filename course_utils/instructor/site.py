@@ -24,7 +24,8 @@ import nbformat
 from PIL import Image
 
 from course_utils.instructor.report import format_value
-from course_utils.runtime import format_seconds
+from course_utils.device import format_seconds
+from course_utils.files import write_atomic
 
 TEMPLATES = Path(__file__).resolve().parent / "site_templates"
 COURSE = "PyTorch, one measured idea at a time"
@@ -87,8 +88,7 @@ def render_notebook(executed: Path, dest: Path) -> None:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(executed, as_version=4))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(body, encoding="utf-8")
+    write_atomic(dest, body)
 
 
 def build_site(notebooks: Sequence[Path], *, executed: Path, results: Path, figures: Path,
@@ -124,10 +124,9 @@ def build_site(notebooks: Sequence[Path], *, executed: Path, results: Path, figu
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True)
     common = {"course": COURSE, "lead": LEAD, "notebooks": pages, "mode": mode,
               "built": time.strftime("%Y-%m-%d %H:%M")}
-    (out / "index.html").write_text(env.get_template("index.html.j2").render(title=COURSE, **common),
-                                    encoding="utf-8")
-    (out / "gallery.html").write_text(env.get_template("gallery.html.j2").render(
-        title=f"{COURSE}: figure gallery", **common), encoding="utf-8")
+    write_atomic(out / "index.html", env.get_template("index.html.j2").render(title=COURSE, **common))
+    write_atomic(out / "gallery.html", env.get_template("gallery.html.j2").render(
+        title=f"{COURSE}: figure gallery", **common))
     return out / "index.html"
 
 

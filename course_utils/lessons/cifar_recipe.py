@@ -24,7 +24,7 @@ from course_utils.data.loader import ImageData
 from course_utils.estimate import Estimate, estimate_fit
 from course_utils.models.cifar import FastVGG
 from course_utils.optim import make_sgd
-from course_utils.runtime import set_seed
+from course_utils.device import set_seed
 from course_utils.training import History, ema_model, fit, right_per_image
 
 #: The ingredients :func:`ablation` can take out: the recipe's fields that take each out.

@@ -3,7 +3,7 @@ input conditions (e.g. original vs pixel-permuted images), summarised as mean an
 
 The recipe is notebook 01's: SGD (fused where available), learning rate 0.01, momentum 0.5,
 batches of 64, one epoch. A model with convolutions is trained in the device's preferred
-memory layout (:func:`course_utils.runtime.preferred_memory_format`).
+memory layout (:func:`course_utils.device.preferred_memory_format`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from course_utils.data.loader import ImageData, TensorLoader
 from course_utils.optim import make_sgd
 from course_utils.lessons.permutation import PixelPermutation, permute_fc_input
-from course_utils.runtime import preferred_memory_format, set_seed
+from course_utils.device import preferred_memory_format, set_seed
 from course_utils.training import History, fit, predict
 
 ModelFactory = Callable[[], nn.Module]

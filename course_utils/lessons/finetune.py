@@ -18,7 +18,8 @@ import torch
 
 from course_utils.models.transfer import OFFLINE_BACKBONE, TransferNet, build
 from course_utils.optim import make_adam, make_sgd
-from course_utils.runtime import pick, preferred_memory_format
+from course_utils.device import preferred_memory_format
+from course_utils.settings import pick
 
 STRATEGIES = ("fine-tune", "partial", "frozen", "scratch")
 

@@ -1,19 +1,33 @@
-"""Where the course keeps things: the checkout or a per-user home, the data root, results,
-figures, checkpoints and caches, each checked before it is used.
+"""Every ``COURSE_*`` setting, read and checked here and nowhere else, and the folders they choose.
 
-Inside a checkout of the course (``course_utils`` installed with ``pip install -e .``, or any
-install used from a working directory inside a checkout) everything lives in that checkout:
-``data/``, ``build/``, and, for the instructor's build only, ``results/`` and ``figures/``.
-Anywhere else (``pip install .`` or a wheel, used from another folder) the course's home is a
-per-user folder: ``COURSE_HOME``, else ``$XDG_DATA_HOME/pytorch-course``, else
-``~/.local/share/pytorch-course``. ``COURSE_DATA``, ``COURSE_RESULTS``, ``COURSE_FIGURES`` and
-``COURSE_CACHE`` win over both.
+========================  ==========================================================================
+``COURSE_SMOKE``          ``1`` for the shrunken test run (:func:`is_smoke`)
+``COURSE_DEVICE``         the device to train on (:func:`device_setting`, checked by
+                          :func:`course_utils.device.get_device`)
+``COURSE_HOME``           the course's home outside a checkout (:func:`user_home`)
+``COURSE_DATA``           the data root (:func:`data_root`)
+``COURSE_RESULTS``        where records and saved runs go (:func:`results_root`)
+``COURSE_FIGURES``        where figures go (:func:`figures_root`)
+``COURSE_CACHE``          a writable per-user cache (:func:`cache_dir`)
+``COURSE_FIGURE_FORMATS`` the figure files written, e.g. ``png,svg,pdf`` (:func:`figure_formats`)
+``COURSE_FIGURE_STYLE``   ``paper`` or ``slides`` (:func:`figure_style`)
+``COURSE_NOTEBOOK``       the notebook's name before ``start_run`` names it (:func:`notebook_name`)
+``COURSE_STANDIN_LOG``    a file every stand-in data set is logged to (:func:`standin_log`)
+========================  ==========================================================================
 
-Where a student's own runs go: a notebook run in Jupyter writes its numbers to
-``build/results/`` and its figures to ``build/figures/`` (ignored by git), smoke runs to
-``build/smoke/``; only ``python -m course_utils.instructor`` in full mode on the course's data
-promotes records into the committed ``results/`` (see :mod:`course_utils.instructor`).
+The instructor's runner sets them for the kernels it starts; a value that cannot be used raises
+:class:`SettingError` naming the variable and what it accepts.
+
+Where things live: inside a checkout of the course (``course_utils`` installed with ``pip install
+-e .``, or any install used from a working directory inside a checkout) everything lives in that
+checkout: ``data/``, ``build/``, and, for the instructor's build only, ``results/`` and
+``figures/``. Anywhere else the course's home is a per-user folder: ``COURSE_HOME``, else
+``$XDG_DATA_HOME/pytorch-course``, else ``~/.local/share/pytorch-course``. A notebook run in
+Jupyter writes its numbers to ``build/results/`` and its figures to ``build/figures/`` (ignored by
+git), smoke runs to ``build/smoke/``; only ``python -m course_utils.instructor`` in full mode on the
+course's data promotes records into the committed ``results/``.
 """
+
 
 from __future__ import annotations
 
@@ -23,9 +37,13 @@ import sys
 import tempfile
 from pathlib import Path
 
+from course_utils.files import ReadOnlyError
+
 #: The folder that holds the ``course_utils`` package.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 _noted: set[str] = set()
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"", "0", "false", "no", "off"}
 
 
 class SettingError(ValueError):
@@ -124,16 +142,10 @@ def build_dir() -> Path:
     return home() / "build"
 
 
-def _smoke() -> bool:
-    from course_utils.runtime import is_smoke
-
-    return is_smoke()
-
-
 def run_dir() -> Path:
     """Where a run that is not the instructor's build writes: ``build/`` (``build/smoke/`` in
     smoke mode)."""
-    return build_dir() / "smoke" if _smoke() else build_dir()
+    return build_dir() / "smoke" if is_smoke() else build_dir()
 
 
 def results_root() -> Path:
@@ -144,12 +156,6 @@ def results_root() -> Path:
 def figures_root() -> Path:
     """``COURSE_FIGURES``, else ``build/figures`` (``build/smoke/figures`` in smoke mode)."""
     return _folder_setting("COURSE_FIGURES", run_dir() / "figures")
-
-
-def committed_results_dir() -> Path | None:
-    """The checkout's ``results/`` (the course's committed records), or None outside one."""
-    root = checkout()
-    return root / "results" if root is not None else None
 
 
 def cache_dir() -> Path:
@@ -189,8 +195,6 @@ def writable_dir(preferred: Path, purpose: str) -> Path:
     anchor = preferred.anchor
     fallback = cache_dir() / "readonly" / str(preferred)[len(anchor):]
     if not is_writable(fallback):
-        from course_utils.files import ReadOnlyError
-
         raise ReadOnlyError(errno.EROFS, (
             f"{preferred} is read-only, and so is the course's cache {cache_dir()}: {purpose} "
             f"have nowhere to go. Set COURSE_CACHE to a folder you can write to."))
@@ -206,3 +210,83 @@ def checkpoints_dir() -> Path:
     """Where notebooks write checkpoints: ``build/checkpoints`` (``build/smoke/checkpoints`` in
     smoke mode), or the per-user cache when that is read-only."""
     return writable_dir(run_dir() / "checkpoints", "checkpoints")
+
+
+# ------------------------------------------------------------------------------ smoke mode
+def is_smoke() -> bool:
+    """True when ``COURSE_SMOKE`` asks for the shrunken, minutes-long test run. ``1``, ``true``,
+    ``yes``, ``on`` mean smoke; unset, empty, ``0``, ``false``, ``no``, ``off`` mean full; any
+    other value raises :class:`SettingError`."""
+    value = os.environ.get("COURSE_SMOKE", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise SettingError(f"COURSE_SMOKE={os.environ['COURSE_SMOKE']!r} is neither on nor off: use "
+                       f"COURSE_SMOKE=1 for the smoke run or COURSE_SMOKE=0 (or unset it) for "
+                       f"the full run.")
+
+
+def mode() -> str:
+    """``"smoke"`` or ``"full"``."""
+    return "smoke" if is_smoke() else "full"
+
+
+def pick(full, smoke):
+    """Return ``smoke`` in smoke mode and ``full`` otherwise (for a notebook's parameters cell)."""
+    return smoke if is_smoke() else full
+
+
+def device_setting() -> str:
+    """``COURSE_DEVICE`` as given (empty when unset); :func:`course_utils.device.get_device`
+    checks that the device exists."""
+    return os.environ.get("COURSE_DEVICE", "").strip()
+
+
+def notebook_name() -> str:
+    """``COURSE_NOTEBOOK`` (set by the instructor's runner for each kernel), else ``"scratch"``."""
+    return os.environ.get("COURSE_NOTEBOOK", "").strip() or "scratch"
+
+
+def standin_log() -> Path | None:
+    """The file named by ``COURSE_STANDIN_LOG`` that stand-in data sets are logged to, or None."""
+    value = os.environ.get("COURSE_STANDIN_LOG", "").strip()
+    return Path(value) if value else None
+
+
+#: The course's figure styles (matplotlib style sheets in ``course_utils/styles/``).
+STYLES = ("paper", "slides")
+#: Figure file formats the course writes.
+FORMATS = ("png", "svg", "pdf")
+
+
+def figure_style(style: str | None = None) -> str:
+    """``style``, else ``COURSE_FIGURE_STYLE``, else ``"paper"``; checked."""
+    chosen = style or os.environ.get("COURSE_FIGURE_STYLE", "").strip() or "paper"
+    if chosen not in STYLES:
+        source = "style" if style else "COURSE_FIGURE_STYLE"
+        raise SettingError(f"{source}={chosen!r} is not a figure style; choose one of {', '.join(STYLES)}")
+    return chosen
+
+
+def figure_formats(formats=None) -> list[str]:
+    """``formats``, else ``COURSE_FIGURE_FORMATS`` (``png,svg,pdf``), else PNG; checked."""
+    env = os.environ.get("COURSE_FIGURE_FORMATS")
+    chosen = list(formats) if formats else ([f.strip() for f in env.split(",") if f.strip()] if env else ["png"])
+    bad = [f for f in chosen if f not in FORMATS]
+    if bad:
+        raise SettingError(f"unknown figure format(s) {', '.join(bad)}; choose from {', '.join(FORMATS)}")
+    return chosen
+
+
+#: Every setting the course reads (the table above).
+NAMES = ("COURSE_SMOKE", "COURSE_DEVICE", "COURSE_HOME", "COURSE_DATA", "COURSE_RESULTS",
+         "COURSE_FIGURES", "COURSE_CACHE", "COURSE_FIGURE_FORMATS", "COURSE_FIGURE_STYLE",
+         "COURSE_NOTEBOOK", "COURSE_STANDIN_LOG")
+
+
+def given(name: str) -> str:
+    """The text a setting was given (stripped; empty when unset), for messages that quote it."""
+    if name not in NAMES:
+        raise KeyError(f"{name} is not a setting of the course (they are: {', '.join(NAMES)})")
+    return os.environ.get(name, "").strip()

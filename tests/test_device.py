@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_utils import runtime
-from course_utils.paths import SettingError
+from course_utils import device as dev, settings
+from course_utils.settings import SettingError
 
 
 @pytest.fixture
@@ -27,19 +27,19 @@ def fake_cuda(monkeypatch):
 
 
 def test_get_device_prefers_given_then_env(monkeypatch, no_gpu):
-    assert runtime.get_device("cpu") == torch.device("cpu")
-    assert runtime.get_device("CPU ") == torch.device("cpu")   # case and spaces forgiven
+    assert dev.get_device("cpu") == torch.device("cpu")
+    assert dev.get_device("CPU ") == torch.device("cpu")   # case and spaces forgiven
     monkeypatch.setenv("COURSE_DEVICE", "CPU")
-    assert runtime.get_device() == torch.device("cpu")          # in the variable too
+    assert dev.get_device() == torch.device("cpu")          # in the variable too
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
-    assert runtime.get_device() == torch.device("cpu")
+    assert dev.get_device() == torch.device("cpu")
 
 
 def test_get_device_falls_back_to_cpu(monkeypatch, no_gpu):
-    assert runtime.get_device() == torch.device("cpu")
+    assert dev.get_device() == torch.device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert runtime.get_device() == torch.device("cuda")
+    assert dev.get_device() == torch.device("cuda")
 
 
 @pytest.mark.parametrize("value, message", [
@@ -51,25 +51,25 @@ def test_get_device_falls_back_to_cpu(monkeypatch, no_gpu):
 ])
 def test_bad_device_settings_name_the_choices(monkeypatch, no_gpu, value, message):
     with pytest.raises(SettingError, match=message):
-        runtime.get_device(value)
+        dev.get_device(value)
     monkeypatch.setenv("COURSE_DEVICE", value)
     with pytest.raises(SettingError, match="COURSE_DEVICE=" + message):
-        runtime.get_device()
+        dev.get_device()
 
 
 def test_cuda_index_beyond_the_gpus_is_refused(fake_cuda):
-    assert runtime.get_device("cuda:0") == torch.device("cuda:0")
+    assert dev.get_device("cuda:0") == torch.device("cuda:0")
     with pytest.raises(SettingError, match="has 1 CUDA GPU"):
-        runtime.get_device("cuda:1")
+        dev.get_device("cuda:1")
 
 
 def test_set_seed_repeats_python_numpy_torch():
     def draw():
-        runtime.set_seed(123)
+        dev.set_seed(123)
         return random.random(), np.random.rand(), torch.rand(1).item()
 
     assert draw() == draw()
-    runtime.set_seed(124)
+    dev.set_seed(124)
     assert torch.rand(1).item() != draw()[2]
 
 
@@ -77,20 +77,20 @@ def test_set_seed_repeats_python_numpy_torch():
                                          ("0", False), ("", False), ("false", False), (" off ", False)])
 def test_smoke_switch(monkeypatch, value, smoke):
     monkeypatch.setenv("COURSE_SMOKE", value)
-    assert runtime.is_smoke() is smoke
-    assert runtime.mode() == ("smoke" if smoke else "full")
-    assert runtime.pick(10, 1) == (1 if smoke else 10)
+    assert settings.is_smoke() is smoke
+    assert settings.mode() == ("smoke" if smoke else "full")
+    assert settings.pick(10, 1) == (1 if smoke else 10)
 
 
 @pytest.mark.parametrize("value", ["2", "y", "smoke", "-1"])
 def test_unrecognised_smoke_value_is_an_error_not_full_mode(monkeypatch, value):
     monkeypatch.setenv("COURSE_SMOKE", value)
     with pytest.raises(SettingError, match=f"COURSE_SMOKE='{value}' is neither on nor off"):
-        runtime.is_smoke()
+        settings.is_smoke()
 
 
 def test_timer_accumulates():
-    t = runtime.Timer()
+    t = dev.Timer()
     with t:
         pass
     t.start()
@@ -107,17 +107,17 @@ def test_timer_accumulates():
 def test_cuda_precision_by_compute_capability(fake_cuda, monkeypatch, capability, dtype):
     fake_cuda["value"] = capability
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says so too
-    assert runtime.mixed_precision_dtype("cuda") == dtype
-    assert runtime.needs_grad_scaler(runtime.mixed_precision_dtype("cuda")) is (dtype == torch.float16)
+    assert dev.mixed_precision_dtype("cuda") == dtype
+    assert dev.needs_grad_scaler(dev.mixed_precision_dtype("cuda")) is (dtype == torch.float16)
 
 
 def test_cpu_and_mps_precision(monkeypatch):
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: False)
-    assert runtime.mixed_precision_dtype("cpu") is None
-    monkeypatch.setattr(runtime, "cpu_has_native_bf16", lambda: True)
-    assert runtime.mixed_precision_dtype("cpu") == torch.bfloat16
-    assert runtime.mixed_precision_dtype("mps") is None
-    assert not runtime.needs_grad_scaler(torch.bfloat16) and not runtime.needs_grad_scaler(None)
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: False)
+    assert dev.mixed_precision_dtype("cpu") is None
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
+    assert dev.mixed_precision_dtype("cpu") == torch.bfloat16
+    assert dev.mixed_precision_dtype("mps") is None
+    assert not dev.needs_grad_scaler(torch.bfloat16) and not dev.needs_grad_scaler(None)
 
 
 @pytest.mark.parametrize("capability, amp, layout", [
@@ -129,33 +129,33 @@ def test_cpu_and_mps_precision(monkeypatch):
 ])
 def test_memory_format_on_cuda(fake_cuda, capability, amp, layout):
     fake_cuda["value"] = capability
-    assert runtime.preferred_memory_format("cuda", amp) == layout
+    assert dev.preferred_memory_format("cuda", amp) == layout
 
 
 def test_memory_format_on_cpu_and_mps():
-    assert runtime.preferred_memory_format("cpu") == torch.channels_last
-    assert runtime.preferred_memory_format("mps", amp=True) == torch.contiguous_format
-    model = runtime.prepare_model(torch.nn.Conv2d(3, 4, 3), "cpu")
+    assert dev.preferred_memory_format("cpu") == torch.channels_last
+    assert dev.preferred_memory_format("mps", amp=True) == torch.contiguous_format
+    model = dev.prepare_model(torch.nn.Conv2d(3, 4, 3), "cpu")
     assert model.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_cpu_bf16_flag_is_read_from_cpuinfo(tmp_path, monkeypatch):
-    runtime.cpu_has_native_bf16.cache_clear()
-    real_path = runtime.Path
+    dev.cpu_has_native_bf16.cache_clear()
+    real_path = dev.Path
     for flags, expected in [("fpu avx2 avx512f", False), ("fpu avx512f avx512_bf16", True),
                             ("fpu amx_bf16 amx_tile", True)]:
         info = tmp_path / "cpuinfo"
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-        monkeypatch.setattr(runtime, "Path", lambda p, info=info: info if p == "/proc/cpuinfo" else real_path(p))
-        runtime.cpu_has_native_bf16.cache_clear()
-        assert runtime.cpu_has_native_bf16() is expected
-    runtime.cpu_has_native_bf16.cache_clear()
+        monkeypatch.setattr(dev, "Path", lambda p, info=info: info if p == "/proc/cpuinfo" else real_path(p))
+        dev.cpu_has_native_bf16.cache_clear()
+        assert dev.cpu_has_native_bf16() is expected
+    dev.cpu_has_native_bf16.cache_clear()
 
 
 def test_describe_names_mode_device_and_data_root(monkeypatch, tmp_path):
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    line = runtime.describe("cpu")
+    line = dev.describe("cpu")
     assert line.startswith("mode: smoke | device: cpu") and f"data root: {tmp_path}" in line
 
 

@@ -2,16 +2,16 @@
 
 import pytest
 
-from course_utils import paths
-from course_utils.paths import SettingError
+from course_utils import settings
+from course_utils.settings import SettingError
 
 
 def test_data_root_default_and_absolute_setting(monkeypatch, tmp_path):
     monkeypatch.delenv("COURSE_DATA", raising=False)
-    assert paths.data_root() == paths.PACKAGE_PARENT / "data"   # this checkout's data/
+    assert settings.data_root() == settings.PACKAGE_PARENT / "data"   # this checkout's data/
     monkeypatch.setenv("COURSE_DATA", str(tmp_path))
-    assert paths.data_root() == tmp_path.resolve()
-    assert f"data root: {tmp_path.resolve()} (from COURSE_DATA=" in paths.describe_data_root()
+    assert settings.data_root() == tmp_path.resolve()
+    assert f"data root: {tmp_path.resolve()} (from COURSE_DATA=" in settings.describe_data_root()
 
 
 def test_relative_data_root_is_taken_from_the_launch_folder_not_the_kernels(monkeypatch, tmp_path):
@@ -22,7 +22,7 @@ def test_relative_data_root_is_taken_from_the_launch_folder_not_the_kernels(monk
     monkeypatch.chdir(kernel)
     monkeypatch.setenv("PWD", str(launched))
     monkeypatch.setenv("COURSE_DATA", "mydata")
-    assert paths.data_root() == launched / "mydata"
+    assert settings.data_root() == launched / "mydata"
     assert not (kernel / "mydata").exists()   # nothing created where the kernel runs
 
 
@@ -31,12 +31,12 @@ def test_relative_data_root_without_a_launch_folder_is_refused(monkeypatch, tmp_
     monkeypatch.delenv("PWD", raising=False)
     monkeypatch.setenv("COURSE_DATA", "mydata")
     with pytest.raises(SettingError, match="COURSE_DATA='mydata' is a relative path.*absolute path"):
-        paths.data_root()
+        settings.data_root()
 
 
-@pytest.mark.parametrize("name, getter", [("COURSE_DATA", paths.data_root),
-                                          ("COURSE_RESULTS", paths.results_root),
-                                          ("COURSE_FIGURES", paths.figures_root)])
+@pytest.mark.parametrize("name, getter", [("COURSE_DATA", settings.data_root),
+                                          ("COURSE_RESULTS", settings.results_root),
+                                          ("COURSE_FIGURES", settings.figures_root)])
 def test_a_folder_setting_that_names_a_file_is_one_clear_error(monkeypatch, tmp_path, name, getter):
     file = tmp_path / "notes.txt"
     file.write_text("not a folder")
@@ -61,28 +61,27 @@ def test_student_runs_go_to_build_not_the_committed_results(monkeypatch):
     monkeypatch.delenv("COURSE_RESULTS")
     monkeypatch.delenv("COURSE_FIGURES")
     monkeypatch.setenv("COURSE_SMOKE", "0")
-    assert paths.results_root() == paths.PACKAGE_PARENT / "build" / "results"
-    assert paths.figures_root() == paths.PACKAGE_PARENT / "build" / "figures"
+    assert settings.results_root() == settings.PACKAGE_PARENT / "build" / "results"
+    assert settings.figures_root() == settings.PACKAGE_PARENT / "build" / "figures"
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    assert paths.results_root() == paths.PACKAGE_PARENT / "build" / "smoke" / "results"
-    assert paths.checkpoints_dir() == paths.PACKAGE_PARENT / "build" / "smoke" / "checkpoints"
-    assert paths.committed_results_dir() == paths.PACKAGE_PARENT / "results"
+    assert settings.results_root() == settings.PACKAGE_PARENT / "build" / "smoke" / "results"
+    assert settings.checkpoints_dir() == settings.PACKAGE_PARENT / "build" / "smoke" / "checkpoints"
 
 
 def test_outside_a_checkout_the_per_user_home_is_used(monkeypatch, tmp_path):
     """As after ``pip install .`` (no -e): the package is not in a checkout, nor is the
     working directory."""
-    monkeypatch.setattr(paths, "PACKAGE_PARENT", tmp_path / "site-packages")
+    monkeypatch.setattr(settings, "PACKAGE_PARENT", tmp_path / "site-packages")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PWD", str(tmp_path))
     monkeypatch.delenv("COURSE_DATA", raising=False)
     monkeypatch.delenv("COURSE_RESULTS")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    assert paths.checkout() is None
-    assert paths.data_root() == tmp_path / "xdg" / "pytorch-course" / "data"
-    assert paths.results_root().is_relative_to(tmp_path / "xdg" / "pytorch-course" / "build")
+    assert settings.checkout() is None
+    assert settings.data_root() == tmp_path / "xdg" / "pytorch-course" / "data"
+    assert settings.results_root().is_relative_to(tmp_path / "xdg" / "pytorch-course" / "build")
     monkeypatch.setenv("COURSE_HOME", str(tmp_path / "home"))
-    assert paths.data_root() == tmp_path / "home" / "data"
+    assert settings.data_root() == tmp_path / "home" / "data"
     # ... and a working directory inside a checkout makes that checkout the home
     checkout = tmp_path / "course"
     (checkout / "course_utils").mkdir(parents=True)
@@ -90,17 +89,17 @@ def test_outside_a_checkout_the_per_user_home_is_used(monkeypatch, tmp_path):
     (checkout / "notebooks").mkdir()
     (checkout / "pyproject.toml").write_text("")
     monkeypatch.chdir(checkout / "notebooks")
-    assert paths.checkout() == checkout and paths.data_root() == checkout / "data"
+    assert settings.checkout() == checkout and settings.data_root() == checkout / "data"
 
 
 def test_writable_dir_falls_back_to_the_cache_once(tmp_path, read_only, monkeypatch, capsys):
     (tmp_path / "data").mkdir()
     ro = read_only(tmp_path / "data")
-    assert not paths.is_writable(ro) and paths.is_writable(tmp_path)
+    assert not settings.is_writable(ro) and settings.is_writable(tmp_path)
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
-    paths._noted.discard("test things")
-    first = paths.writable_dir(ro / "checkpoints", "test things")
-    second = paths.writable_dir(ro / "checkpoints", "test things")
+    settings._noted.discard("test things")
+    first = settings.writable_dir(ro / "checkpoints", "test things")
+    second = settings.writable_dir(ro / "checkpoints", "test things")
     assert first == second and first.is_relative_to(tmp_path / "cache") and first.is_dir()
     assert capsys.readouterr().err.count("is read-only; test things go to") == 1
 
@@ -108,7 +107,41 @@ def test_writable_dir_falls_back_to_the_cache_once(tmp_path, read_only, monkeypa
 def test_checkpoints_go_to_the_cache_when_build_is_read_only(tmp_path, read_only, monkeypatch):
     (tmp_path / "build").mkdir()
     ro = read_only(tmp_path / "build")
-    monkeypatch.setattr(paths, "run_dir", lambda: ro)
+    monkeypatch.setattr(settings, "run_dir", lambda: ro)
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
-    folder = paths.checkpoints_dir()
-    assert folder.is_relative_to(tmp_path / "cache") and paths.is_writable(folder)
+    folder = settings.checkpoints_dir()
+    assert folder.is_relative_to(tmp_path / "cache") and settings.is_writable(folder)
+
+
+def test_only_settings_reads_the_course_settings():
+    """Every ``COURSE_*`` variable is read in course_utils/settings.py and nowhere else in the
+    package (writes, such as the runner's environment for its kernels, are not reads)."""
+    import ast
+
+    def reads(tree):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("COURSE_"):
+                parent = getattr(node, "parent", None)
+                call = parent if isinstance(parent, ast.Call) else None
+                if call is not None and isinstance(call.func, ast.Attribute) and call.func.attr in ("get", "getenv"):
+                    yield node.lineno
+                sub = parent if isinstance(parent, ast.Subscript) else None
+                if sub is not None and isinstance(sub.ctx, ast.Load) and "environ" in ast.unparse(sub.value):
+                    yield node.lineno
+
+    package = settings.PACKAGE_PARENT / "course_utils"
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            for child in ast.iter_child_nodes(node):
+                child.parent = node
+        if path.name == "settings.py" and path.parent == package:
+            assert list(reads(tree))   # the check sees reads where they are
+            continue
+        found += [f"{path.relative_to(package)}:{line}" for line in reads(tree)]
+        text = path.read_text()
+        assert "environ.get(\"COURSE_" not in text and "getenv(\"COURSE_" not in text, path
+    assert not found, f"COURSE_* read outside settings.py: {found}"
+    documented = settings.__doc__
+    assert all(f"``{name}``" in documented for name in settings.NAMES)

@@ -1,10 +1,9 @@
 """Where the course runs: the device and what runs fast on it (mixed precision, memory layout),
-seeding, smoke mode and a timer. Every ``COURSE_*`` setting is checked where it is read."""
+seeding and a timer. ``COURSE_DEVICE`` is read by :mod:`course_utils.settings`."""
 
 from __future__ import annotations
 
 import functools
-import os
 import random
 import time
 from pathlib import Path
@@ -12,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from course_utils.paths import SettingError
+from course_utils import settings
+from course_utils.settings import SettingError
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
 #: Device names :func:`get_device` accepts (with an optional ``:index`` for cuda).
 DEVICE_CHOICES = ("cpu", "cuda", "mps")
 
@@ -61,12 +59,12 @@ def check_device(value: str, source: str = "device") -> torch.device:
 def get_device(prefer: str | torch.device | None = None) -> torch.device:
     """The device to train on: ``prefer``, else ``COURSE_DEVICE``, else the best available
     (cuda, then mps, then cpu). A device that does not exist here raises
-    :class:`~course_utils.paths.SettingError` with the choices."""
+    :class:`~course_utils.settings.SettingError` with the choices."""
     if isinstance(prefer, torch.device):
         return check_device(str(prefer))
     if prefer:
         return check_device(prefer)
-    env = os.environ.get("COURSE_DEVICE", "").strip()
+    env = settings.device_setting()
     if env:
         return check_device(env, "COURSE_DEVICE")
     return torch.device(available_devices()[0].split(":")[0])
@@ -152,42 +150,15 @@ def set_seed(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-# ------------------------------------------------------------------------------ smoke mode
-def is_smoke() -> bool:
-    """True when ``COURSE_SMOKE`` asks for the shrunken, minutes-long test run. ``1``, ``true``,
-    ``yes``, ``on`` mean smoke; unset, empty, ``0``, ``false``, ``no``, ``off`` mean full; any
-    other value raises :class:`~course_utils.paths.SettingError`."""
-    value = os.environ.get("COURSE_SMOKE", "").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise SettingError(f"COURSE_SMOKE={os.environ['COURSE_SMOKE']!r} is neither on nor off: use "
-                       f"COURSE_SMOKE=1 for the smoke run or COURSE_SMOKE=0 (or unset it) for "
-                       f"the full run.")
-
-
-def mode() -> str:
-    """``"smoke"`` or ``"full"``."""
-    return "smoke" if is_smoke() else "full"
-
-
-def pick(full, smoke):
-    """Return ``smoke`` in smoke mode and ``full`` otherwise (for a notebook's parameters cell)."""
-    return smoke if is_smoke() else full
-
-
 def describe(device: torch.device | str, data_root: Path | str | None = None) -> str:
     """The line a notebook prints first: mode, device (with its mixed precision and memory
     layout) and the data root (``data_root`` when the notebook sets its own)."""
-    from course_utils.paths import data_root as default_root, describe_data_root
-
     dtype = mixed_precision_dtype(device)
     amp = str(dtype).replace("torch.", "") if dtype is not None else "float32"
     layout = "channels-last" if preferred_memory_format(device, True) == torch.channels_last else "contiguous"
-    root = (describe_data_root() if data_root is None or Path(data_root) == default_root()
+    root = (settings.describe_data_root() if data_root is None or Path(data_root) == settings.data_root()
             else f"data root: {data_root} (set in this notebook)")
-    return f"mode: {mode()} | device: {device} (mixed precision: {amp}, layout: {layout}) | {root}"
+    return f"mode: {settings.mode()} | device: {device} (mixed precision: {amp}, layout: {layout}) | {root}"
 
 
 # ------------------------------------------------------------------------------ the clock
