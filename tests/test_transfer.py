@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 
 from course_utils.models import count_parameters
-from course_utils.models.transfer import (BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError,
-                                          backbone_table, build)
-from course_utils.lessons.finetune import cosine_decay, make_run, param_groups
+from course_utils.lessons.finetune import cosine_decay
+from course_utils.models.heads import build, freeze_body, make_run, param_groups
+from course_utils.models.transfer import BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError, backbone_table
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)
@@ -41,7 +41,7 @@ def test_unreachable_weights_name_the_offline_backbone(monkeypatch):
 
 def test_frozen_step_changes_only_the_head():
     torch.manual_seed(0)
-    model, opt = make_run("frozen", lr=0.01, memory_format=torch.contiguous_format)
+    model, opt = make_run("frozen", lr=0.01)
     model.train()
     assert not model.body.training and model.head.training  # BN statistics stay put
     body = {k: v.clone() for k, v in model.body.state_dict().items()}
@@ -57,19 +57,19 @@ def test_frozen_step_changes_only_the_head():
 
 
 def test_param_groups_carry_two_learning_rates():
-    model, opt = make_run("fine-tune", lr=0.002, memory_format=torch.contiguous_format)
+    model, opt = make_run("fine-tune", lr=0.002)
     lrs = {g["name"]: g["lr"] for g in opt.param_groups}
     assert lrs == pytest.approx({"body": 0.002, "head": 0.02})
     head_ids = {id(p) for p in model.head.parameters()}
     assert {id(p) for p in next(g for g in opt.param_groups if g["name"] == "head")["params"]} == head_ids
     assert sum(len(g["params"]) for g in opt.param_groups) == len(list(model.parameters()))
-    frozen = build(OFFLINE_BACKBONE, pretrained=False).freeze_body()
+    frozen = freeze_body(build(OFFLINE_BACKBONE, pretrained=False))
     assert [g["name"] for g in param_groups(frozen, 0.1)] == ["head"]
 
 
 def test_scratch_is_random_and_trains_everything():
-    model, opt = make_run("scratch", lr=0.002, memory_format=torch.contiguous_format)
-    assert not model.pretrained and not model.frozen
+    model, opt = make_run("scratch", lr=0.002)
+    assert not model.pretrained and not model.frozen_parts
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.002, 0.002])
 
 
@@ -91,7 +91,7 @@ def test_unknown_names_are_refused():
 
 def test_cosine_decay_keeps_the_ratio():
 
-    _, opt = make_run("fine-tune", lr=0.01, memory_format=torch.contiguous_format)
+    _, opt = make_run("fine-tune", lr=0.01)
     sched = cosine_decay(opt, 10, final=0.1)
     for _ in range(10):
         opt.step()
@@ -101,7 +101,7 @@ def test_cosine_decay_keeps_the_ratio():
 
 def test_partial_freezing_keeps_the_lower_half_frozen_and_in_eval_mode():
     from course_utils.models.transfer import body_stages
-    model, opt = make_run("partial", lr=0.002, memory_format=torch.contiguous_format)
+    model, opt = make_run("partial", lr=0.002)
     stages = body_stages(model.body)
     assert len(stages) == 18                                  # stem, 16 blocks, head conv
     frozen = [all(not p.requires_grad for p in s.parameters()) for s in stages]
@@ -161,7 +161,7 @@ def test_testing_in_training_mode_puts_a_frozen_body_s_batch_norm_in_training_mo
     torch.manual_seed(0)
     photos = ImageList([torch.randint(0, 256, (3, 70, 90), dtype=torch.uint8) for _ in range(4)],
                        torch.tensor([0, 1] * 2), ["a", "b"])
-    model = build(pretrained=False).freeze_body().eval()
+    model = freeze_body(build(pretrained=False)).eval()
     model.image_size = 64
     seen = []
     norms = [m for m in model.body.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from course_utils.files import remove_stale_temporaries, write_atomic  # noqa: F401 (re-exported)
+from course_utils.files import write_atomic
 
 FORMAT = "course_utils.checkpoint/1"
 

@@ -29,7 +29,7 @@ def right_in_train_mode(model: nn.Module, loader: TensorLoader, *, amp: bool = F
     random order would be; a folder-sorted test set (one class after another) otherwise gives
     batches of a single class, a far larger effect (``shuffle=False`` measures that).
     Every module is put in training mode, also the parts a
-    :class:`~course_utils.models.transfer.TransferNet` keeps in eval mode while it trains (its
+    :class:`~course_utils.models.heads.TransferNet` keeps in eval mode while it trains (its
     frozen body): the mistake is the missing ``eval()``, whatever the model's own ``train()``
     does. Measured on a copy, so the model's running statistics are not touched."""
     twin = copy.deepcopy(model)
@@ -68,9 +68,13 @@ def random_crop_right(model: nn.Module, test: ImageList, *, mean, std, repeats: 
 
 def right_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, batch_size: int = 64) -> Tensor:
     """Per photo, whether the model gets it right when the photos are resized to ``resize``
-    and centre-cropped to ``size`` (the weights were trained at ``model.image_size``)."""
+    and centre-cropped to ``size`` (the weights were trained at ``model.image_size``; the
+    backbones pool globally, so they run at any size)."""
     device = next(model.parameters()).device
     loader = TensorLoader(fixed_images(test, size, resize, test_transform(size, resize)), test.labels,
                           batch_size, mean=mean, std=std, device=device)
-    with model.accepting(size):
+    trained_at, model.image_size = model.image_size, size
+    try:
         return right_per_image(model, loader)
+    finally:
+        model.image_size = trained_at

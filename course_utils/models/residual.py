@@ -1,30 +1,31 @@
 """Plain and residual stacks of the same depth, for notebook 06's degradation experiment.
 
-Both nets are the same layers: a stem (3x3 conv, stride 2, batch norm, ReLU), ``blocks``
-blocks of two 3x3 convs with batch norm, global average pooling and a linear classifier.
-The residual net adds each block's input to its output (``relu(F(x) + x)``); the plain net
-does not (``relu(F(x))``). Same parameters, same compute: only the identity path differs.
+Generated from notebooks/06_residual_connections.ipynb (its cells tagged ``export``) by
+``python -m course_utils.instructor.export``: change the notebook, then run that command.
 """
-
-from __future__ import annotations
 
 from torch import Tensor, nn
 
 
-class Block(nn.Module):
-    """conv-BN-ReLU-conv-BN, then ``+ x`` when ``residual``, then ReLU."""
+class PlainBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN, then ReLU: ``relu(F(x))``, the same number of channels in and out."""
 
-    def __init__(self, width: int, residual: bool) -> None:
+    def __init__(self, width: int) -> None:
         super().__init__()
-        self.residual = residual
         self.body = nn.Sequential(
             nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
             nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width))
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.body(x)
-        return self.relu(out + x if self.residual else out)
+        return self.relu(self.body(x))
+
+
+class ResidualBlock(PlainBlock):
+    """The same layers, and the block's input added to their output: ``relu(F(x) + x)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.body(x) + x)
 
 
 class DeepNet(nn.Module):
@@ -36,7 +37,8 @@ class DeepNet(nn.Module):
         self.depth, self.residual = 2 * blocks + 2, residual
         self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, stride=2, padding=1, bias=False),
                                   nn.BatchNorm2d(width), nn.ReLU(inplace=True))
-        self.blocks = nn.Sequential(*[Block(width, residual) for _ in range(blocks)])
+        block = ResidualBlock if residual else PlainBlock
+        self.blocks = nn.Sequential(*[block(width) for _ in range(blocks)])
         self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, num_classes))
 
     def forward(self, x: Tensor) -> Tensor:

