@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from course_utils.lessons.arithmetic import calculate_layer
 from course_utils.data.folders import UploadError, read_upload
+from course_utils.data.photos import test_transform
 from course_utils.figures import figure
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
@@ -277,7 +278,5 @@ def upload_photo() -> list[str]:
     return list(uploaded)
 
 
-def _square(image: Tensor, size: int = 160) -> Tensor:
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size)])(image)
+def _square(image: Tensor) -> Tensor:
+    return test_transform(160, 160)(image)   # a 160x160 thumbnail
