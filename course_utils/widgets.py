@@ -21,8 +21,9 @@ import torch
 from IPython.display import HTML, display
 from torch import Tensor, nn
 
-from course_utils.lessons.arithmetic.calculator import calculate_layer
+from course_utils.lessons.arithmetic import calculate_layer
 from course_utils.data.folders import UploadError, read_upload
+from course_utils.data.photos import test_transform
 from course_utils.run import figure
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
@@ -31,17 +32,11 @@ from course_utils.plots import plot_lines, show_feature_maps, show_images
 from course_utils.lessons.schedules import SCHEDULES, lr_curve
 
 
-def _redraw(out: w.Output, draw: Callable[[], object]) -> None:
-    """Fill ``out`` with what ``draw`` returns (a figure, or anything displayable), replacing what
-    it showed. The outputs are set on the widget directly, not captured (``with out:``): that works
-    the same in ipywidgets 7 and 8, in a browser and in a headless run (nbclient: the build, the
-    tests), where capturing can leave the runner waiting for messages, and a test can read them
-    back."""
-    _show(out, draw())
-
-
 def _show(out: w.Output, *shown: object) -> None:
-    """Replace ``out``'s outputs with ``shown`` (figures are closed once rendered)."""
+    """Replace ``out``'s outputs with ``shown`` (figures are closed once rendered). The outputs are
+    set on the widget directly, not captured (``with out:``): that works the same in ipywidgets 7
+    and 8, in a browser and headless (nbclient: the build, the tests), where capturing can leave
+    the runner waiting for messages, and a test can read them back."""
     out.outputs = ()
     for item in shown:
         out.append_display_data(item)
@@ -52,8 +47,8 @@ def _show(out: w.Output, *shown: object) -> None:
 def _wire(controls: Sequence[w.Widget], out: w.Output, draw: Callable[[], object]) -> w.Output:
     """Redraw ``out`` whenever a control moves, and fill it once now."""
     for control in controls:
-        control.observe(lambda change: _redraw(out, draw), names="value")
-    _redraw(out, draw)
+        control.observe(lambda change: _show(out, draw()), names="value")
+    _show(out, draw())
     return out
 
 
@@ -86,25 +81,20 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
     ``accuracy[model][block]`` comes from one run in the notebook."""
     sizes = sorted(next(iter(accuracy.values())))
 
-    def plot(b: int):
-        return plot_lines(sizes, {m: [a[s] for s in sizes] for m, a in accuracy.items()}, marker="o",
-                          mark_x=b, xlabel="block size (pixels shuffled within b x b blocks)",
-                          ylabel="test accuracy", title=f"block size {b}")
-    shuffled = permute_pixels(images, block_permutation(images.shape[-1], block, seed))
+    lines = {m: [a[s] for s in sizes] for m, a in accuracy.items()}
+    axes = dict(marker="o", xlabel="block size (pixels shuffled within b x b blocks)", ylabel="test accuracy")
+
+    def shuffled(b: int) -> Tensor:
+        return permute_pixels(images, block_permutation(images.shape[-1], b, seed))
     plt.close(figure("block_shuffle_digits", "images", caption=f"Digits shuffled within {block}x{block} blocks",
-                     images=shuffled, ncols=len(images)))
+                     images=shuffled(block), ncols=len(images)))
     plt.close(figure("block_shuffle_accuracy", "lines", caption="Test accuracy of each net against the "
                      "size of the blocks its pixels were shuffled within (one run each)",
-                     x=sizes, lines={m: [a[s] for s in sizes] for m, a in accuracy.items()}, marker="o",
-                     mark_x=block, xlabel="block size (pixels shuffled within b x b blocks)",
-                     ylabel="test accuracy"))
+                     x=sizes, lines=lines, mark_x=block, **axes))
     slider = w.SelectionSlider(options=sizes, value=block, description="block size")
-
-    def draw_digits():
-        return show_images(permute_pixels(images, block_permutation(images.shape[-1], slider.value, seed)),
-                           ncols=len(images), size=0.9)
-    digits = _wire([slider], w.Output(), draw_digits)
-    curve = _wire([slider], w.Output(), lambda: plot(slider.value))
+    digits = _wire([slider], w.Output(), lambda: show_images(shuffled(slider.value), ncols=len(images), size=0.9))
+    curve = _wire([slider], w.Output(), lambda: plot_lines(sizes, lines, mark_x=slider.value,
+                                                           title=f"block size {slider.value}", **axes))
     return w.VBox([slider, digits, curve])
 
 
@@ -132,18 +122,13 @@ def explore_schedules(*, epochs: int = 30, steps_per_epoch: int = 391, lr: float
 
 
 # -------------------------------------------------------------- 04: the layer calculator
-def calculator_text(**settings) -> str:
-    """The calculator's answer for ``settings`` (see :func:`calculate_layer`) as plain lines."""
-    return "\n".join(calculate_layer(**settings).lines())
-
-
 def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, out_channels: int = 64,
                      kernel: int = 11, stride: int = 4, padding: int = 2, dilation: int = 1,
                      groups: int = 1) -> w.VBox:
     """Sliders for one conv or pool layer; shows output size, parameters and MACs by the
     formula, checked against a real layer, or why the settings give no valid output."""
-    print(calculator_text(kind=kind, size=size, in_channels=in_channels, out_channels=out_channels,
-                          kernel=kernel, stride=stride, padding=padding, dilation=dilation, groups=groups))
+    print("\n".join(calculate_layer(kind, size, in_channels, out_channels, kernel, stride, padding, dilation,
+                                     groups).lines()))
     controls = {
         "kind": w.ToggleButtons(options=["conv", "maxpool"], value=kind, description="layer"),
         "size": w.IntSlider(size, 1, 512, description="input size"),
@@ -158,7 +143,7 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
     out = w.Output()
 
     def draw():
-        text = calculator_text(**{k: c.value for k, c in controls.items()})
+        text = "\n".join(calculate_layer(**{k: c.value for k, c in controls.items()}).lines())
         return HTML(f'<pre class="course-calculator">{html.escape(text)}</pre>')
     _wire(list(controls.values()), out, draw)
     items = list(controls.values())
@@ -293,7 +278,5 @@ def upload_photo() -> list[str]:
     return list(uploaded)
 
 
-def _square(image: Tensor, size: int = 160) -> Tensor:
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size)])(image)
+def _square(image: Tensor) -> Tensor:
+    return test_transform(160, 160)(image)   # a 160x160 thumbnail

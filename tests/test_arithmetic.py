@@ -18,8 +18,9 @@ from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeErro
                                      conv_output_size, conv_params, format_layer_table, layer_table,
                                      linear_params, min_input_size, side_by_side)
 from course_utils.models import cifar
-from course_utils.models.alexnet import (AlexNet2012, AlexNetPadding1, conv1x1_from_linear, conv_stack,
-                                         per_pixel, resnet18, torchvision_alexnet)
+from torchvision.models import resnet18
+
+from course_utils.models.alexnet import AlexNet2012, AlexNetPadding1, torchvision_alexnet
 
 
 # ------------------------------------------------------------------- the formulas
@@ -222,26 +223,7 @@ def test_fixed_size_alexnets_explain_wrong_sizes_in_forward():
         check_input(built("AlexNetPadding1"), (3, 28, 28))
 
 
-# ------------------------------------------------------------- the small lessons
-
-
-def test_1x1_conv_is_a_per_pixel_linear_layer():
-    torch.manual_seed(0)
-    fc = nn.Linear(16, 8)
-    conv = conv1x1_from_linear(fc)
-    x = torch.randn(2, 16, 5, 7)
-    assert torch.allclose(conv(x), per_pixel(fc, x), atol=1e-5)
-    assert torch.allclose(conv(x)[:, :, 3, 4], fc(x[:, :, 3, 4]), atol=1e-5)
-    assert not torch.allclose(conv(x), per_pixel(nn.Linear(16, 8), x), atol=1e-3)
-
-
-def test_stacked_3x3_convs_see_more_with_fewer_weights():
-    for n in (1, 2, 3):
-        row = ar.compare_stacks(conv_stack(n, 8), conv_stack(1, 8, 2 * n + 1), (8, 15, 15))
-        side = ar.stacked_receptive_field(n)
-        assert row["sees"] == row["it sees"] == f"{side}x{side}"
-        assert row["weights"] == 9 * n * 64 and row["its weights"] == side ** 2 * 64
-        assert row["ReLUs: stack"] == n and row["ReLUs: one"] == 1
+# ------------------------------------------------------------- the layer calculator
 
 
 def test_layer_calculator_agrees_with_real_layers():

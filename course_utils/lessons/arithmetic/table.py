@@ -1,29 +1,31 @@
-"""The layer table: a model run once with forward hooks on its leaf layers, every row's shape,
-parameters and MACs checked against the formulas and PyTorch's ``FlopCounterMode``."""
+"""Every formula checked against PyTorch: the layer table (a model run once with forward hooks on
+its leaf layers, every row's shape, parameters and MACs compared with the formulas and with
+``FlopCounterMode``), and notebook 04's calculator for one conv or pool layer."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.lessons.arithmetic.diagnosis import check_input
-from course_utils.lessons.arithmetic.formulas import (QUIET_TYPES, FormulaMismatchError, _first_tensor,
-                                              _leaf_modules, describe_layer, expected_output_shape,
-                                              layer_macs, layer_params, shape_str)
+from course_utils.lessons.arithmetic.formulas import (FormulaMismatchError, conv_macs, conv_output_size,
+                                                      conv_params, describe_layer, expected_output_shape,
+                                                      first_tensor, layer_macs, layer_params, leaf_modules,
+                                                      shape_str)
 from course_utils.results import format_table
 
-# ------------------------------------------------------------------------- the table
+#: Rows :func:`format_layer_table` hides by default: same shape, no parameters, no MACs.
+QUIET_TYPES = ("ReLU", "ReLU6", "Dropout")
 
 
 @dataclass
 class LayerRow:
-    """One call of one leaf layer. Shapes exclude the batch dimension; ``params`` counts the
-    layer's parameters on its first call only (0 when the same module runs again); ``macs``
-    is per image."""
+    """One call of one leaf layer. Shapes exclude the batch dimension; ``params`` counts on the
+    layer's first call only; ``macs`` is per image; ``checked``: the shape agreed with a formula."""
 
     name: str
     type: str
@@ -32,7 +34,7 @@ class LayerRow:
     output_shape: tuple[int, ...]
     params: int
     macs: int
-    checked: bool  #: the output shape was compared with the formula (and agreed)
+    checked: bool
     label: str = ""  #: conv1, pool1, ..., fc6 (numbered across weighted layers, as in AlexNet)
 
 
@@ -48,15 +50,12 @@ class LayerTable:
     flops_counted: int  #: FlopCounterMode's total for the same forward pass
     flops_by_layer: dict[str, int] = field(default_factory=dict)
 
-    def __iter__(self) -> Iterator[LayerRow]:
-        return iter(self.rows)
-
     def row(self, key: str) -> LayerRow:
         """The first row whose label (``conv5``) or name (``features.10``) is ``key``."""
-        for r in self.rows:
-            if key in (r.label, r.name):
-                return r
-        raise KeyError(f"no layer labelled or named {key!r} in the table of {self.model}")
+        found = next((r for r in self.rows if key in (r.label, r.name)), None)
+        if found is None:
+            raise KeyError(f"no layer labelled or named {key!r} in the table of {self.model}")
+        return found
 
     def weighted(self) -> list[LayerRow]:
         """The rows that hold parameters (conv, linear, norm layers), in order."""
@@ -67,16 +66,14 @@ class LayerTable:
         out: dict[str, dict[str, float]] = {}
         for r in self.rows:
             d = out.setdefault(r.type, {"params": 0, "macs": 0})
-            d["params"] += r.params
-            d["macs"] += r.macs
-        return {t: {"params": d["params"] / max(self.total_params, 1),
-                    "macs": d["macs"] / max(self.total_macs, 1)}
-                for t, d in out.items() if d["params"] or d["macs"]}
+            d["params"] += r.params / max(self.total_params, 1)
+            d["macs"] += r.macs / max(self.total_macs, 1)
+        return {t: d for t, d in out.items() if d["params"] or d["macs"]}
 
 
-def _label_rows(rows: list[LayerRow]) -> None:
-    """conv1, pool1, conv2, ..., fc6, fc7: conv and linear layers numbered in order of their
-    first call, pools and norms after the conv before them (AlexNet's naming)."""
+def _label(rows: list[LayerRow]) -> None:
+    """conv1, pool1, conv2, ..., fc6: conv and linear layers numbered in order of their first
+    call, pools and norms after the conv before them (AlexNet's naming)."""
     n, weighted = 0, {}
     for r in rows:
         if r.type.startswith("Conv") or r.type == "Linear":
@@ -84,49 +81,39 @@ def _label_rows(rows: list[LayerRow]) -> None:
                 n += 1
                 weighted[r.name] = f"{'conv' if r.type.startswith('Conv') else 'fc'}{n}"
             r.label = weighted[r.name]
-        elif "AdaptiveAvgPool" in r.type:
-            r.label = "avgpool"
-        elif "Pool" in r.type:
-            r.label = f"pool{n}"
-        elif "Norm" in r.type:
-            r.label = f"norm{n}"
-        elif r.type == "Flatten":
-            r.label = "flatten"
+        else:
+            r.label = ("avgpool" if "AdaptiveAvgPool" in r.type else f"pool{n}" if "Pool" in r.type
+                       else f"norm{n}" if "Norm" in r.type else "flatten" if r.type == "Flatten" else "")
 
 
 def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bool = True) -> LayerTable:
-    """Run ``model`` on one random input of ``input_shape`` (no batch dimension, e.g.
-    ``(3, 224, 224)``) in eval mode and tabulate each leaf layer call: name, type, output
-    shape, parameters and MACs, with totals.
-
-    Every output shape is checked against the layer's formula, parameter counts against the
-    layer's tensors and (``check_flops``) conv and linear MACs against
-    ``torch.utils.flop_counter.FlopCounterMode`` (FLOPs = 2 x MACs); a disagreement raises
-    :class:`FormulaMismatchError`. An input too small (or the wrong size) for the model raises
-    :class:`InputSizeError` before anything runs.
-    """
+    """Run ``model`` once in eval mode on one random input of ``input_shape`` (no batch dimension,
+    e.g. ``(3, 224, 224)``) and tabulate each leaf layer call: name, type, output shape, parameters
+    and MACs, with totals. Every output shape is checked against the layer's formula, parameter
+    counts against the layer's tensors and (``check_flops``) conv and linear MACs against
+    ``FlopCounterMode`` (FLOPs = 2 x MACs): a disagreement raises :class:`FormulaMismatchError`.
+    An input too small (or the wrong size) raises :class:`InputSizeError` before anything runs."""
     input_shape = tuple(int(s) for s in input_shape)
     check_input(model, input_shape)
-    calls: list[tuple[str, nn.Module, tuple[int, ...], tuple[int, ...]]] = []
+    calls = []
+    leaves = leaf_modules(model)
 
     def hook(name: str):
         def record(module: nn.Module, args, output) -> None:
-            x, y = _first_tensor(args), _first_tensor(output)
+            x, y = first_tensor(args), first_tensor(output)
             if x is not None and y is not None:
                 calls.append((name, module, tuple(x.shape), tuple(y.shape)))
         return record
 
-    leaves = _leaf_modules(model)
     handles = [m.register_forward_hook(hook(name)) for name, m in leaves]
-    param = next(iter(model.parameters()), None)
+    param = next(model.parameters(), None)
     x = torch.randn(1, *input_shape, device=param.device if param is not None else "cpu",
                     dtype=param.dtype if param is not None and param.is_floating_point() else None)
     modes = {m: m.training for m in model.modules()}
     counter = FlopCounterMode(display=False)
     try:
-        model.eval()
         with torch.no_grad(), counter:
-            model(x)
+            model.eval()(x)
     finally:
         for m, training in modes.items():
             m.training = training
@@ -139,101 +126,135 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bo
         if expected is not None and expected != out_shape:
             raise FormulaMismatchError(
                 f"{name} ({type(module).__name__} {describe_layer(module)}): the formula gives "
-                f"{shape_str(expected[1:])} for a {shape_str(in_shape[1:])} input, the forward "
-                f"pass gave {shape_str(out_shape[1:])}")
-        rows.append(LayerRow(
-            name=name, type=type(module).__name__, config=describe_layer(module),
-            input_shape=in_shape[1:], output_shape=out_shape[1:],
-            params=layer_params(module) if name not in seen else 0,
-            macs=layer_macs(module, in_shape, out_shape), checked=expected is not None))
+                f"{shape_str(expected[1:])} for a {shape_str(in_shape[1:])} input, the forward pass gave "
+                f"{shape_str(out_shape[1:])}")
+        rows.append(LayerRow(name, type(module).__name__, describe_layer(module), in_shape[1:], out_shape[1:],
+                             layer_params(module) if name not in seen else 0,
+                             layer_macs(module, in_shape, out_shape), expected is not None))
         seen.add(name)
-    _label_rows(rows)
-
-    named = {name for name, _ in leaves}
+    _label(rows)
     outside = sum(p.numel() for p in model.parameters()) - sum(r.params for r in rows)
     if outside:  # parameters held by a non-leaf module itself, or by a layer that never ran
-        rows.append(LayerRow("(parameters outside the leaf layers that ran)", "", "", (), (),
-                             outside, 0, False))
+        rows.append(LayerRow("(parameters outside the leaf layers that ran)", "", "", (), (), outside, 0, False))
 
-    flops_by_layer: dict[str, int] = {}
-    for key, ops in counter.get_flop_counts().items():
-        if key == "Global" or "." not in key:
-            continue
-        name = key.split(".", 1)[1]
-        if name in named:
-            flops_by_layer[name] = int(sum(ops.values()))
+    named = {name for name, _ in leaves}
+    flops_by_layer = {key.split(".", 1)[1]: int(sum(ops.values())) for key, ops in counter.get_flop_counts().items()
+                      if "." in key and key.split(".", 1)[1] in named}
     if check_flops:
-        macs_by_layer: dict[str, int] = {}
+        macs: dict[str, int] = {}
         for r in rows:
             if r.type.startswith("Conv") or r.type == "Linear":
-                macs_by_layer[r.name] = macs_by_layer.get(r.name, 0) + r.macs
-        for name, macs in macs_by_layer.items():
-            if flops_by_layer.get(name, 0) != 2 * macs:
-                raise FormulaMismatchError(
-                    f"{name}: the formula gives {macs:,} MACs ({2 * macs:,} FLOPs) but "
-                    f"FlopCounterMode counted {flops_by_layer.get(name, 0):,} FLOPs")
-    return LayerTable(model=getattr(model, "display_name", type(model).__name__), input_shape=input_shape, rows=rows,
-                      total_params=sum(r.params for r in rows), total_macs=sum(r.macs for r in rows),
-                      flops_counted=int(counter.get_total_flops()), flops_by_layer=flops_by_layer)
-
-
-def table_rows(table: LayerTable, *, labels: bool = True, hide: Sequence[str] = QUIET_TYPES,
-               names: Sequence[str] | None = None, totals: bool = True) -> list[dict]:
-    """The table as printable dicts (for :func:`course_utils.results.format_table`): rows of
-    the types in ``hide`` are left out, ``names`` keeps only rows whose name starts with one of
-    them, and ``totals`` adds the whole model's totals."""
-    out = []
-    for r in table.rows:
-        if r.type in hide or (names is not None and not r.name.startswith(tuple(names))):
-            continue
-        row = {"layer": r.label} if labels else {}
-        row.update({"name": r.name, "type": r.type, "config": r.config,
-                    "output": shape_str(r.output_shape), "params": r.params, "MACs": r.macs})
-        out.append(row)
-    if totals:
-        row = {"layer": "total"} if labels else {}
-        row.update({"name": "" if labels else "total", "type": "", "config": "",
-                    "output": "", "params": table.total_params, "MACs": table.total_macs})
-        out.append(row)
-    return out
+                macs[r.name] = macs.get(r.name, 0) + r.macs
+        for name, m in macs.items():
+            if flops_by_layer.get(name, 0) != 2 * m:
+                raise FormulaMismatchError(f"{name}: the formula gives {m:,} MACs ({2 * m:,} FLOPs) but "
+                                           f"FlopCounterMode counted {flops_by_layer.get(name, 0):,} FLOPs")
+    return LayerTable(getattr(model, "display_name", type(model).__name__), input_shape, rows,
+                      sum(r.params for r in rows), sum(r.macs for r in rows), int(counter.get_total_flops()),
+                      flops_by_layer)
 
 
 def format_layer_table(table: LayerTable, *, labels: bool = True, hide: Sequence[str] = QUIET_TYPES,
                        names: Sequence[str] | None = None, totals: bool = True) -> str:
-    """A printable layer table (see :func:`table_rows`), with a line saying what was checked."""
-    text = format_table(table_rows(table, labels=labels, hide=hide, names=names, totals=totals))
+    """The table as text: rows of the types in ``hide`` left out, ``names`` keeps only rows whose
+    name starts with one of them, ``totals`` adds the model's totals; a last line says what was checked."""
+    rows = [{**({"layer": r.label} if labels else {}), "name": r.name, "type": r.type, "config": r.config,
+             "output": shape_str(r.output_shape), "params": r.params, "MACs": r.macs}
+            for r in table.rows if r.type not in hide and (names is None or r.name.startswith(tuple(names)))]
+    if totals:
+        rows.append({**({"layer": "total"} if labels else {}), "name": "" if labels else "total", "type": "",
+                     "config": "", "output": "", "params": table.total_params, "MACs": table.total_macs})
     hidden = sorted({r.type for r in table.rows if r.type in hide})
-    checked = sum(r.checked for r in table.rows)
-    note = (f"input {shape_str(table.input_shape)}; {checked} of {len(table.rows)} output shapes "
-            f"checked against their formula; conv and linear MACs agree with FlopCounterMode "
-            f"(FLOPs = 2 x MACs)")
-    if hidden:
-        note += f"; {', '.join(hidden)} rows hidden (same shape, no parameters, no MACs)"
-    return text + "\n" + note
+    note = (f"input {shape_str(table.input_shape)}; {sum(r.checked for r in table.rows)} of {len(table.rows)} "
+            f"output shapes checked against their formula; conv and linear MACs agree with FlopCounterMode "
+            f"(FLOPs = 2 x MACs)" + (f"; {', '.join(hidden)} rows hidden (same shape, no parameters, no MACs)"
+                                     if hidden else ""))
+    return format_table(rows) + "\n" + note
 
 
-def side_by_side(tables: dict[str, LayerTable], kinds: Sequence[str] = ("conv", "pool", "flatten", "fc"),
-                 ) -> list[dict]:
-    """One row per labelled layer (conv1, pool1, ..., fc8) and one column per model with its
-    output shape, then parameters and MACs: several variants of a network compared."""
-    order: list[str] = []
-    for t in tables.values():
-        for r in t.rows:
-            if r.label and r.label.startswith(tuple(kinds)) and r.label not in order:
-                order.append(r.label)
+def side_by_side(tables: dict[str, LayerTable], kinds: Sequence[str] = ("conv", "pool", "flatten", "fc")) -> list[dict]:
+    """One row per labelled layer (conv1, pool1, ..., fc8), one column per model with its output
+    shape, then parameters and MACs: several variants of a network compared."""
+    order = list(dict.fromkeys(r.label for t in tables.values() for r in t.rows if r.label.startswith(tuple(kinds))))
     rows = []
     for label in order:
         row = {"layer": label}
         for name, t in tables.items():
             try:
                 row[name] = shape_str(t.row(label).output_shape)
-            except KeyError:
-                # a model that flattens with torch.flatten in forward has no Flatten row:
-                # the first linear layer's input is the flattened map
-                first_fc = next((r for r in t.rows if r.type == "Linear"), None)
-                row[name] = (shape_str(first_fc.input_shape) if label == "flatten" and first_fc
-                             else "-")
+            except KeyError:  # no Flatten module (torch.flatten in forward): the first linear layer's input
+                fc = next((r for r in t.rows if r.type == "Linear"), None)
+                row[name] = shape_str(fc.input_shape) if label == "flatten" and fc else "-"
         rows.append(row)
-    rows.append({"layer": "params", **{n: t.total_params for n, t in tables.items()}})
-    rows.append({"layer": "MACs", **{n: t.total_macs for n, t in tables.items()}})
-    return rows
+    return rows + [{"layer": "params", **{n: t.total_params for n, t in tables.items()}},
+                   {"layer": "MACs", **{n: t.total_macs for n, t in tables.items()}}]
+
+
+# ----------------------------------------------------------------- the layer calculator
+
+
+@dataclass
+class LayerResult:
+    """What the calculator says about one layer; ``error`` (and no numbers) when the settings give
+    no valid layer or no valid output."""
+
+    layer: str
+    input: str
+    output: str | None = None
+    params: int | None = None
+    macs: int | None = None
+    formula: str = ""
+    checked: str = ""
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        head = f"{self.layer} on a {self.input} input"
+        if self.error:
+            return [head, f"no valid output: {self.error}"]
+        return [head, f"output: {self.output}   ({self.formula})",
+                f"parameters: {self.params:,}   multiply-accumulates: {self.macs:,}", self.checked]
+
+
+def calculate_layer(kind: str = "conv", size: int = 224, in_channels: int = 3, out_channels: int = 64,
+                    kernel: int = 11, stride: int = 4, padding: int = 2, dilation: int = 1,
+                    groups: int = 1) -> LayerResult:
+    """Output size, parameters and MACs of a square ``kind`` layer (``"conv"``: ``nn.Conv2d`` with
+    bias; ``"maxpool"``: ``nn.MaxPool2d``) on a ``size`` x ``size`` input by the formulas, checked
+    against the real layer on the meta device and ``FlopCounterMode``. Invalid settings give a
+    result whose ``error`` says why, never an exception."""
+    if kind not in ("conv", "maxpool"):
+        raise ValueError(f"kind must be 'conv' or 'maxpool', got {kind!r}")
+    conv = kind == "conv"
+    extra = (f", dilation {dilation}" if dilation != 1 else "") + (f", groups {groups}" if conv and groups != 1 else "")
+    name = (f"Conv2d({in_channels}, {out_channels}, kernel {kernel}" if conv else f"MaxPool2d(kernel {kernel}") + (
+        f", stride {stride}, padding {padding}{extra})")
+    result = LayerResult(name, shape_str((in_channels, size, size)))
+    problems = []
+    if min(size, in_channels, kernel, stride, dilation, groups) < 1 or (conv and out_channels < 1) or padding < 0:
+        problems.append("every setting must be at least 1 (padding at least 0)")
+    if conv and (in_channels % groups or out_channels % groups):
+        problems.append(f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)")
+    if not conv and padding > kernel // 2:
+        problems.append(f"a pool may pad at most half its window: padding {padding} > {kernel} // 2")
+    span = dilation * (kernel - 1) + 1
+    if not problems and size + 2 * padding < span:
+        problems.append(f"the window spans {span} pixels (dilation x (kernel - 1) + 1) but the padded input "
+                        f"has only {size + 2 * padding} (size + 2 x padding)")
+    if problems:
+        result.error = "; ".join(problems)
+        return result
+    out, out_ch = conv_output_size(size, kernel, stride, padding, dilation), out_channels if conv else in_channels
+    result.output = shape_str((out_ch, out, out))
+    result.formula = f"floor(({size} + 2*{padding} - {dilation}*({kernel}-1) - 1) / {stride}) + 1 = {out}"
+    result.params = conv_params(in_channels, out_channels, kernel, groups) if conv else 0
+    result.macs = conv_macs(in_channels, out_channels, kernel, out, groups) if conv else 0
+    layer = (nn.Conv2d(in_channels, out_channels, kernel, stride, padding, dilation, groups, device="meta")
+             if conv else nn.MaxPool2d(kernel, stride, padding, dilation))
+    with FlopCounterMode(display=False) as counter:
+        real = tuple(layer(torch.empty(1, in_channels, size, size, device="meta")).shape[1:])
+    real_params, real_macs = sum(p.numel() for p in layer.parameters()), counter.get_total_flops() // 2
+    agree = real == (out_ch, out, out) and real_params == result.params and (not conv or real_macs == result.macs)
+    result.checked = (f"checked against a real nn.{type(layer).__name__}: output {shape_str(real)}, "
+                      f"{real_params:,} parameters" + (f", {real_macs:,} MACs" if conv else "")
+                      + (": the formulas agree." if agree else ": THE FORMULAS DISAGREE."))
+    return result
