@@ -11,21 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 
-from course_utils import run, settings
-
-
-# the names notebooks used before ``start_run``: the current run's
-def start_notebook(name: str, device=None) -> None:
-    """:func:`course_utils.run.start_run` (the older name)."""
-    started = run.start_run(name, device if device is not None else "cpu")
-    started.device = None if device is None else started.device
-
-
-def record(*, headline: Sequence[str] = (), **metrics) -> dict:
-    """``run.record`` of the current run (the older name)."""
-    return run.current().record(headline=headline, **metrics)
+from course_utils import settings
 
 
 def load_results(directory: Path | str | None = None) -> dict[str, dict]:

@@ -57,7 +57,7 @@ def site_from_a_build(tmp_path: Path) -> Path:
     from tests.test_figures import NOTEBOOK
     make_notebook(tmp_path / "nb" / "01_kinds.ipynb",
                   [NOTEBOOK[0], NOTEBOOK[1] % str(Path(__file__).parent),
-                   "from course_utils.results import record\nrecord(acc=0.875, headline=['acc'])"])
+                   "from course_utils.run import current\ncurrent().record(acc=0.875, headline=['acc'])"])
     assert instructor.main(["--smoke", *dirs(tmp_path)], stream=io.StringIO()) == 0
     assert instructor.main(["--smoke", "--site", *dirs(tmp_path)], stream=io.StringIO()) == 0
     return tmp_path / "build" / "smoke" / "site"

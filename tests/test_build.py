@@ -19,8 +19,8 @@ from course_utils.device import format_seconds
 from course_utils.instructor.report import results_markdown, write_results_md
 
 GOOD = [
-    "from course_utils.results import record, start_notebook\n"
-    "start_notebook('01_tiny', 'cpu')",
+    "from course_utils.run import start_run\n"
+    "run = start_run('01_tiny', 'cpu')",
     "import matplotlib.pyplot as plt\n"
     "from course_utils.run import save_figure\n"
     "fig, ax = plt.subplots()\n"
@@ -28,7 +28,7 @@ GOOD = [
     "paths = save_figure(fig, 'line')",
     "import os\n"
     "print('hello from the kernel', os.environ['COURSE_DEVICE'])\n"
-    "record(answer=42, ratio=0.123456, smoke_env=os.environ['COURSE_SMOKE'])",
+    "run.record(answer=42, ratio=0.123456, smoke_env=os.environ['COURSE_SMOKE'])",
 ]
 BAD = [
     "x = 1",
@@ -226,11 +226,11 @@ def test_bad_device_is_one_clear_line(monkeypatch, tmp_path, args, env, message)
 
 STANDIN = [
     "import tempfile\n"
-    "from course_utils.results import record, start_notebook\n"
+    "from course_utils.run import start_run\n"
     "from course_utils.data.mnist import load_mnist\n"
-    "start_notebook('01_standin', 'cpu')\n"
+    "run = start_run('01_standin', 'cpu')\n"
     "train = load_mnist(root=tempfile.mkdtemp())\n"
-    "record(acc=0.5)",
+    "run.record(acc=0.5)",
 ]
 
 
@@ -329,7 +329,7 @@ def test_ctrl_c_stops_the_build_quietly(tmp_path):
 
 
 WIDGETS = [
-    "from course_utils.results import start_notebook\nstart_notebook('01_widgets')",
+    "from course_utils.run import start_run\nrun = start_run('01_widgets')",
     "from course_utils.widgets import explore_schedules, layer_calculator\n"
     "explore_schedules(epochs=2, steps_per_epoch=3)",
     "layer_calculator()",
@@ -358,13 +358,13 @@ def test_jobs_run_notebooks_at_once_and_keep_their_order(tmp_path):
     partner = {"01_a": "02_b", "02_b": "01_a", "03_c": "03_c"}
     for name in ("01_a", "02_b", "03_c"):
         make_notebook(tmp_path / "nb" / f"{name}.ipynb", [
-            f"from course_utils.results import record, start_notebook\nstart_notebook('{name}', 'cpu')",
+            f"from course_utils.run import start_run\nrun = start_run('{name}', 'cpu')",
             f"import pathlib, time\nflags = pathlib.Path({str(tmp_path)!r})\n"
             f"(flags / '{name}.running').touch()\n"
             f"for _ in range(600):\n"
             f"    met = (flags / '{partner[name]}.running').exists()\n"
             f"    if met:\n        break\n    time.sleep(0.1)",
-            f"record(name='{name}', met=met)"])
+            f"run.record(name='{name}', met=met)"])
     log = io.StringIO()
     rc = instructor.main([*dirs(tmp_path), "--device", "cpu", "--jobs", "2",
                      "--results-md", str(tmp_path / "R.md")], stream=log)
@@ -430,16 +430,16 @@ def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
     there, and 01 ended with 2 of its 3 figures while both exited 0."""
     go = tmp_path / "04 has run"
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
-        "from course_utils.results import record, start_notebook\nstart_notebook('01_slow', 'cpu')\n"
+        "from course_utils.run import start_run\nrun = start_run('01_slow', 'cpu')\n"
         "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
         "save_figure(plt.figure(), 'one')",
         f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n"
         f"        break\n    time.sleep(0.1)",
-        "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); record(figures=3)"])
+        "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); run.record(figures=3)"])
     make_notebook(tmp_path / "nb" / "04_quick.ipynb", [
-        "from course_utils.results import record, start_notebook\nstart_notebook('04_quick', 'cpu')\n"
+        "from course_utils.run import start_run\nrun = start_run('04_quick', 'cpu')\n"
         "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
-        "save_figure(plt.figure(), 'only'); record(figures=1)",
+        "save_figure(plt.figure(), 'only'); run.record(figures=1)",
         f"import pathlib\npathlib.Path({str(go)!r}).touch()"])
     first = build_process(tmp_path, "01")
     head = read_until(first, "cell  2/3")                # 01 has made its first figure

@@ -33,8 +33,8 @@ def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
 def test_summary_counts_notebooks_on_standin_data_and_skips_copies(tmp_path):
     shutil.copy(PACKAGE_PARENT / "conftest.py", tmp_path / "conftest.py")
     notebook(tmp_path / "01_standin.ipynb",
-             "import tempfile\nfrom course_utils.results import start_notebook\n"
-             "from course_utils.data.mnist import load_mnist\nstart_notebook('01_standin')\n"
+             "import tempfile\nfrom course_utils.run import start_run\n"
+             "from course_utils.data.mnist import load_mnist\nstart_run('01_standin')\n"
              "train = load_mnist(root=tempfile.mkdtemp())")
     notebook(tmp_path / "02_real.ipynb", "print('no data needed')")
     notebook(tmp_path / "01_standin.nbconvert.ipynb", "raise RuntimeError('a copy must not be collected')")

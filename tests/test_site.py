@@ -12,7 +12,7 @@ from tests.test_figures import NOTEBOOK
 def test_site_from_a_build_has_no_broken_links(tmp_path):
     make_notebook(tmp_path / "nb" / "01_kinds.ipynb",
                   [NOTEBOOK[0], NOTEBOOK[1] % str(Path(__file__).parent),
-                   "from course_utils.results import record\nrecord(acc=0.875, loss=0.3, headline=['acc'])"])
+                   "from course_utils.run import current\ncurrent().record(acc=0.875, loss=0.3, headline=['acc'])"])
     make_notebook(tmp_path / "nb" / "02_later.ipynb", ["x = 1"])
     assert instructor.main(["01", *dirs(tmp_path)], stream=io.StringIO()) == 0
     log = io.StringIO()

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from course_utils import results
+from course_utils import run
 from course_utils.data.folders import UploadError, read_upload
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.mnist import CNN
@@ -106,7 +106,7 @@ def test_bad_uploads_get_a_message_not_a_traceback(content, message):
 def test_upload_verdict_and_the_widgets_build_headless(tmp_path, monkeypatch, capsys):
     from course_utils import widgets
     monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
-    results.start_notebook("95_widgets")
+    run.start_run("95_widgets")
     torch.manual_seed(0)
     model = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 2))
     classes = ["hotdog", "not-hotdog"]
@@ -184,7 +184,7 @@ def hotdog_ui(tmp_path, monkeypatch):
 
     def build():
         monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
-        results.start_notebook("96_widgets")
+        run.start_run("96_widgets")
         torch.manual_seed(0)
         model = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 2))
         photos = [torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8) for _ in range(3)]

@@ -205,14 +205,8 @@ def _missing_error(root: Path, cause: str | None = None) -> DataMissingError:
 
 
 # ---------------------------------------------------------------- the entry point
-def load_cifar10(
-    train: bool = True,
-    *,
-    root: Path | str | None = None,
-    device: torch.device | str = "cpu",
-    download: bool = True,
-    smoke: bool | None = None,
-) -> ImageData:
+def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: torch.device | str = "cpu",
+                 download: bool = True, smoke: bool | None = None) -> ImageData:
     """One CIFAR-10 split as uint8 tensors (N, 3, 32, 32) on ``device``.
 
     Looks for torchvision's archive (or its extracted batches), then the image-folder export,

@@ -202,14 +202,13 @@ def classify_photo(model: nn.Module, image: Tensor, classes: list[str], *, mean,
     centre-cropped to ``size`` and normalised as in testing, the model in eval mode."""
     from course_utils.data.loader import uint8_affine
     from course_utils.data.photos import test_transform
+    from course_utils.models import eval_mode
 
     device = next(model.parameters()).device
     x = test_transform(size, resize)(image).unsqueeze(0).to(device)
     scale, shift = uint8_affine(mean, std, device)
     x = torch.addcmul(shift, x.float(), scale)
-    was_training = model.training
-    model.eval()
-    probs = model(x).float().softmax(1)[0].cpu()
-    model.train(was_training)
+    with eval_mode(model):
+        probs = model(x).float().softmax(1)[0].cpu()
     order = probs.argsort(descending=True).tolist()
     return [(classes[i], float(probs[i])) for i in order]
