@@ -3,7 +3,7 @@ import json
 import matplotlib
 import torch
 
-from course_utils import results
+from course_utils import results, run
 from course_utils.plots import bar_chart, plot_curves, show_images, to_display
 from course_utils.run import save_figure
 
@@ -28,7 +28,7 @@ def test_curves_and_save_figure(tmp_path, monkeypatch):
     runs = {"a": {"step_loss": [3, 2, 1], "epoch": [1]}, "b": {"step_loss": [2, 1, 0.5], "epoch": [1]}}
     fig = plot_curves(runs, "step_loss")
     assert [l.get_label() for l in fig.axes[0].get_lines()] == ["a", "b"]
-    results.start_notebook("99_test")
+    run.start_run("99_test")
     paths = save_figure(fig, "loss", formats=("png", "svg"))
     assert paths == [tmp_path / "99_test" / "loss.png", tmp_path / "99_test" / "loss.svg"]
     assert all(p.stat().st_size > 0 for p in paths)
@@ -47,16 +47,16 @@ def test_bar_chart_with_errors():
 def test_record_writes_json_with_context(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_RESULTS", str(tmp_path))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    results.start_notebook("99_test", "cpu")
-    results.record(acc=0.9)
-    data = results.record(loss=0.1)
+    run.start_run("99_test", "cpu")
+    run.current().record(acc=0.9)
+    data = run.current().record(loss=0.1)
     on_disk = json.loads((tmp_path / "99_test.json").read_text())
     assert on_disk == data
     assert data["metrics"] == {"acc": 0.9, "loss": 0.1}
     assert data["mode"] == "smoke" and data["device"] == "cpu" and data["torch"] == torch.__version__
     assert data["seconds"] >= 0
     monkeypatch.setenv("COURSE_SMOKE", "0")  # a full run starts a fresh record
-    assert results.record(acc=0.95)["metrics"] == {"acc": 0.95}
+    assert run.current().record(acc=0.95)["metrics"] == {"acc": 0.95}
     assert results.load_results(tmp_path)["99_test"]["mode"] == "full"
 
 
@@ -102,14 +102,14 @@ def test_record_says_when_the_data_was_a_standin(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("COURSE_STANDIN_LOG", str(tmp_path / "standin.jsonl"))
     monkeypatch.setenv("COURSE_SMOKE", "1")
-    results.start_notebook("98_standin", "cpu")
+    run.start_run("98_standin", "cpu")
     load_mnist(True, root=tmp_path / "empty")              # nothing there: a loud stand-in
-    data = results.record(acc=0.5)
+    data = run.current().record(acc=0.5)
     assert data["standin"] is True and data["course_data"] is False
     assert data["standin_reasons"] == [f"MNIST: no archives in {tmp_path / 'empty' / 'MNIST' / 'raw'}"]
     assert read_standin_log(tmp_path / "standin.jsonl")[0]["notebook"] == "98_standin"
-    results.start_notebook("97_clean", "cpu")             # a new notebook forgets the old notes
-    assert results.record(acc=0.5)["standin"] is False
+    run.start_run("97_clean", "cpu")             # a new notebook forgets the old notes
+    assert run.current().record(acc=0.5)["standin"] is False
 
 
 def test_results_markdown_never_shows_standin_numbers():

@@ -16,7 +16,6 @@ from course_utils.lessons.arithmetic.formulas import (FormulaMismatchError, conv
                                                       conv_params, describe_layer, expected_output_shape,
                                                       first_tensor, layer_macs, layer_params, leaf_modules,
                                                       shape_str)
-from course_utils.models import eval_mode
 from course_utils.results import format_table
 
 #: Rows :func:`format_layer_table` hides by default: same shape, no parameters, no MACs.
@@ -110,11 +109,14 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bo
     param = next(model.parameters(), None)
     x = torch.randn(1, *input_shape, device=param.device if param is not None else "cpu",
                     dtype=param.dtype if param is not None and param.is_floating_point() else None)
+    modes = {m: m.training for m in model.modules()}   # each module's own mode, restored after
     counter = FlopCounterMode(display=False)
     try:
-        with torch.no_grad(), counter, eval_mode(model):
-            model(x)
+        with torch.no_grad(), counter:
+            model.eval()(x)
     finally:
+        for m, training in modes.items():
+            m.training = training
         for h in handles:
             h.remove()
 
