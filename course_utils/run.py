@@ -191,9 +191,6 @@ def note_data(use: DataUse) -> DataUse:
     return current().note_data(use)
 
 
-def figure(name: str, kind: str, *, caption: str, **data) -> Figure:
-    """:meth:`Run.keep_figure` of the current run (a kind's name instead of its function)."""
-    return current().keep_figure(name, kind, caption=caption, **data)
 
 
 def save_figure(fig: Figure, name: str, formats: Sequence[str] | None = None, dpi: int = 150) -> list[Path]:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from course_utils.lessons.arithmetic import calculate_layer
 from course_utils.data.folders import UploadError, read_upload
 from course_utils.data.photos import test_transform
-from course_utils.run import figure
+from course_utils.run import current
 from course_utils.models.inspect import feature_maps, stages
 from course_utils.models.transfer import classify_photo
 from course_utils.lessons.permutation import block_permutation, permute_pixels
@@ -62,7 +62,7 @@ def explore_feature_maps(features: nn.Sequential, images: Tensor, labels: Tensor
     """Pick a test digit and a layer of a trained conv stack: the input, the layer's filters
     and the maps it makes."""
     fm = feature_maps(features, images[index], stage, mean=mean, std=std)
-    plt.close(figure("feature_maps", "feature_maps", caption=f"What the CNN's {stage} makes of a "
+    plt.close(current().figure("feature_maps", show_feature_maps, caption=f"What the CNN's {stage} makes of a "
                      f"test digit ({int(labels[index])}): its filters and feature maps", **fm.as_data()))
     pick = w.IntSlider(index, 0, len(images) - 1, description="test digit")
     layer = w.Dropdown(options=list(stages(features)), value=stage, description="layer")
@@ -86,9 +86,9 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
 
     def shuffled(b: int) -> Tensor:
         return permute_pixels(images, block_permutation(images.shape[-1], b, seed))
-    plt.close(figure("block_shuffle_digits", "images", caption=f"Digits shuffled within {block}x{block} blocks",
+    plt.close(current().figure("block_shuffle_digits", show_images, caption=f"Digits shuffled within {block}x{block} blocks",
                      images=shuffled(block), ncols=len(images)))
-    plt.close(figure("block_shuffle_accuracy", "lines", caption="Test accuracy of each net against the "
+    plt.close(current().figure("block_shuffle_accuracy", plot_lines, caption="Test accuracy of each net against the "
                      "size of the blocks its pixels were shuffled within (one run each)",
                      x=sizes, lines=lines, mark_x=block, **axes))
     slider = w.SelectionSlider(options=sizes, value=block, description="block size")
@@ -108,7 +108,7 @@ def explore_schedules(*, epochs: int = 30, steps_per_epoch: int = 391, lr: float
     def curves(interval: str, kinds: Sequence[str]) -> dict[str, list[float]]:
         return {f"{k}, stepped per {interval}": lr_curve(k, epochs=epochs, steps_per_epoch=steps_per_epoch,
                                                          interval=interval, lr=lr) for k in kinds}
-    plt.close(figure("lr_schedules", "lines", caption="StepLR, cosine and one-cycle schedules over "
+    plt.close(current().figure("lr_schedules", plot_lines, caption="StepLR, cosine and one-cycle schedules over "
                      f"{epochs} epochs of {steps_per_epoch} steps, each stepped as intended",
                      x=steps, lines={**curves("epoch", ["step", "cosine"]), **curves("batch", ["one-cycle"])},
                      xlabel="training step (batch)", ylabel="learning rate"))
@@ -216,7 +216,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
     picks = list(range(min(shown, len(photos))))
     verdicts = [photo_verdict(model, photos[i], classes, mean=mean, std=std) for i in picks]
     titles = [v if labels is None else f"{v}\n(truth: {classes[labels[i]]})" for i, v in zip(picks, verdicts)]
-    plt.close(figure("is_it_a", "images", caption=f"The best model's verdicts on {len(picks)} test photos",
+    plt.close(current().figure("is_it_a", show_images, caption=f"The best model's verdicts on {len(picks)} test photos",
                      images=torch.stack([_square(photos[i]) for i in picks]), titles=titles,
                      ncols=min(4, len(picks)), size=2.0))
     chooser = w.Dropdown(options=[(f"test photo {i + 1}", i) for i in range(len(photos))], value=0,
