@@ -1,29 +1,23 @@
-"""How long will a training cell take on this device? Measured from its first batches.
-
-:func:`estimate_fit` times a few training steps on copies of the model, the optimizer and the
-loader (the real ones are left exactly as they were, so the run that follows is unchanged) and
-one test batch, and scales them to the whole run.
-"""
+"""How long will a training cell take on this device? Measured from its first batches."""
 
 from __future__ import annotations
 
 import copy
 import time
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from course_utils.models import eval_mode
 from course_utils.device import format_seconds, needs_grad_scaler, synchronize
 from course_utils.settings import pick
-from course_utils.training import LossFn, place, train_step
+from course_utils.training import Batches, LossFn, place, train_step
 
 
 def fork_loader(loader):
-    """A shallow copy of a course loader whose random generators are copies: iterating it
+    """A shallow copy of a course loader with copies of its random generators: iterating it
     leaves the original's shuffle and augmentation sequence untouched."""
     twin = copy.copy(loader)
     for name in ("generator", "aug_generator"):
@@ -37,13 +31,13 @@ def fork_loader(loader):
 
 @dataclass
 class Estimate:
-    """A measured forecast of a training run."""
+    """A measured forecast of a training run: ``seconds`` in all, training and testing."""
 
     name: str
-    seconds: float               #: the whole run: training and per-epoch testing
-    step_seconds: float          #: one training step (batch), measured
-    steps: int                   #: training steps in the run
-    eval_seconds: float          #: one pass over the test loader, estimated
+    seconds: float
+    step_seconds: float
+    steps: int
+    eval_seconds: float          #: one pass over the test loader
     measured_steps: int
     device: str
     shorten: str = ""            #: which parameter makes it shorter
@@ -55,30 +49,17 @@ class Estimate:
         return line + (f"; to make it shorter, lower {self.shorten}" if self.shorten else "")
 
 
-def estimate_fit(
-    model: nn.Module,
-    train_loader: Iterable[tuple[Tensor, Tensor]],
-    optimizer: torch.optim.Optimizer,
-    epochs: int,
-    *,
-    test_loader: Iterable[tuple[Tensor, Tensor]] | None = None,
-    loss_fn: LossFn = F.cross_entropy,
-    amp: bool = False,
-    device: torch.device | str | None = None,
-    measure_steps: int | None = None,
-    warmup_steps: int | None = None,
-    name: str = "training",
-    shorten: str = "",
-) -> Estimate:
-    """Time ``measure_steps`` training steps (after ``warmup_steps``) on copies of ``model``,
-    ``optimizer`` and ``train_loader``, and one test batch, and scale to ``epochs`` epochs of
-    :func:`~course_utils.training.fit` (evaluating after each). Nothing given is modified.
-    ``measure_steps`` and ``warmup_steps`` default to 4 and 1, or 1 and 0 in smoke mode (where
-    the runs forecast are a few steps themselves, and the forecast only has to run)."""
+def estimate_fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimizer, epochs: int, *,
+                 test_loader: Batches | None = None, loss_fn: LossFn = F.cross_entropy, amp: bool = False,
+                 device: torch.device | str | None = None, measure_steps: int | None = None,
+                 name: str = "training", shorten: str = "") -> Estimate:
+    """Time ``measure_steps`` training steps (by default 4, in smoke mode 1, after one warm-up
+    step in full mode) and one test batch on copies of everything given, scaled to ``epochs``
+    epochs of :func:`~course_utils.training.fit`. Nothing given is modified."""
     measure_steps = pick(4, 1) if measure_steps is None else measure_steps
-    warmup_steps = pick(1, 0) if warmup_steps is None else warmup_steps
+    warmup_steps = pick(1, 0)
     twin, twin_opt = copy.deepcopy((model, optimizer))
-    where = place(twin.train(), device, amp)   # as fit would: the same layout and precision
+    where = place(twin.train(), device, amp)
     scaler = torch.amp.GradScaler(where.device.type) if needs_grad_scaler(where.dtype) else None
     loader = fork_loader(train_loader)
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else measure_steps

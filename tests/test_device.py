@@ -135,8 +135,6 @@ def test_memory_format_on_cuda(fake_cuda, capability, amp, layout):
 def test_memory_format_on_cpu_and_mps():
     assert dev.preferred_memory_format("cpu") == torch.channels_last
     assert dev.preferred_memory_format("mps", amp=True) == torch.contiguous_format
-    model = dev.prepare_model(torch.nn.Conv2d(3, 4, 3), "cpu")
-    assert model.weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_cpu_bf16_flag_is_read_from_cpuinfo(tmp_path, monkeypatch):
