@@ -28,23 +28,21 @@ def _available() -> list[str]:
 def check_device(value: str, source: str = "device") -> torch.device:
     """``value`` (e.g. ``"CUDA"``, ``"cuda:1"``) as a device that exists here, or a
     :class:`SettingError` naming the choices and what this machine has."""
-    have = f"Available here: {', '.join(_available())}."
     try:
         device = torch.device(value.strip().lower())
     except (RuntimeError, ValueError):
         device = None
     if device is None or device.type not in ("cpu", "cuda", "mps"):
-        raise SettingError(f"{source}={value!r} is not a device; choose one of cpu, cuda, mps "
-                           f"(cuda:N for the N-th GPU). {have}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SettingError(f"{source}={value!r}, but this machine has no CUDA GPU that torch "
-                           f"can use (torch {torch.__version__}). {have}")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise SettingError(f"{source}={value!r}, but this machine has "
-                           f"{torch.cuda.device_count()} CUDA GPU(s). {have}")
-    if device.type == "mps" and "mps" not in _available():
-        raise SettingError(f"{source}={value!r}, but Apple's MPS is not available here. {have}")
-    return device
+        problem = " is not a device; choose one of cpu, cuda, mps (cuda:N for the N-th GPU)"
+    elif device.type == "cuda" and not torch.cuda.is_available():
+        problem = f", but this machine has no CUDA GPU that torch can use (torch {torch.__version__})"
+    elif device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        problem = f", but this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+    elif device.type == "mps" and "mps" not in _available():
+        problem = ", but Apple's MPS is not available here"
+    else:
+        return device
+    raise SettingError(f"{source}={value!r}{problem}. Available here: {', '.join(_available())}.")
 
 
 def get_device(prefer: str | torch.device | None = None) -> torch.device:
@@ -85,11 +83,6 @@ def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
-
-
-def needs_grad_scaler(dtype: torch.dtype | None) -> bool:
-    """float16 gradients underflow without loss scaling; bfloat16 has float32's range."""
-    return dtype == torch.float16
 
 
 def preferred_memory_format(device: torch.device | str, amp: bool = False) -> torch.memory_format:
@@ -137,7 +130,7 @@ def format_seconds(seconds: float | None) -> str:
 
 
 class Timer:
-    """Wall-clock stopwatch that can be started and stopped many times (after d2l's ``Timer``)."""
+    """Wall-clock stopwatch started and stopped many times, each lap in ``times`` (after d2l's)."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
@@ -155,11 +148,7 @@ class Timer:
         self._start = None
         return self.times[-1]
 
-    def sum(self) -> float:
-        return float(sum(self.times))
-
-    def __enter__(self) -> "Timer":
-        return self.start()
+    __enter__ = start
 
     def __exit__(self, *exc) -> None:
         self.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from course_utils.models import eval_mode
-from course_utils.device import format_seconds, needs_grad_scaler, synchronize
+from course_utils.device import format_seconds, synchronize
 from course_utils.settings import pick
 from course_utils.training import Batches, LossFn, place, train_step
 
@@ -60,25 +61,19 @@ def estimate_fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim
     warmup_steps = pick(1, 0)
     twin, twin_opt = copy.deepcopy((model, optimizer))
     where = place(twin.train(), device, amp)
-    scaler = torch.amp.GradScaler(where.device.type) if needs_grad_scaler(where.dtype) else None
     loader = fork_loader(train_loader)
     steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else measure_steps
-    batches = iter(loader)
-    times = []
-    for i in range(warmup_steps + measure_steps):
-        synchronize(where.device)
-        start = time.perf_counter()
-        try:
-            x, y = next(batches)
-        except StopIteration:   # a short loader: go round again
-            batches = iter(loader)
-            x, y = next(batches, (None, None))
-            if x is None:
-                break
+    # round the loader again when it is short; at most that many times when it is empty
+    batches = itertools.chain.from_iterable(itertools.repeat(loader, warmup_steps + measure_steps))
+    scaler, times = where.scaler(), []
+    synchronize(where.device)
+    start = time.perf_counter()
+    for i, (x, y) in zip(range(warmup_steps + measure_steps), batches):
         train_step(twin, where.batch(x), y.to(where.device), twin_opt, loss_fn, where=where, scaler=scaler)
         synchronize(where.device)
         if i >= warmup_steps:
             times.append(time.perf_counter() - start)
+        start = time.perf_counter()
     if not times:
         raise ValueError("estimate_fit() got an empty loader")
     step = sorted(times)[len(times) // 2]  # the median: robust to one slow step

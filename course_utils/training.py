@@ -20,7 +20,7 @@ from torch.optim.swa_utils import AveragedModel
 from tqdm.auto import tqdm
 
 from course_utils.models import eval_mode
-from course_utils.device import mixed_precision_dtype, needs_grad_scaler, preferred_memory_format, synchronize
+from course_utils.device import mixed_precision_dtype, preferred_memory_format, synchronize
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
@@ -45,6 +45,10 @@ class Placement:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype)
+
+    def scaler(self) -> torch.amp.GradScaler | None:
+        """A gradient scaler for float16, whose small gradients underflow without one."""
+        return torch.amp.GradScaler(self.device.type) if self.dtype == torch.float16 else None
 
 
 def place(model: nn.Module, device: torch.device | str | None = None, amp: bool = False) -> Placement:
@@ -178,16 +182,14 @@ def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
 def _interval(scheduler: lr_scheduler.LRScheduler, interval: str | None) -> str:
     """``"batch"`` or ``"epoch"``: as given, or ``"batch"`` for OneCycleLR; a StepLR(step_size=10)
     means 10 epochs in most code, 10 batches if stepped per batch, so others must say."""
-    if interval in ("batch", "epoch"):
-        return interval
-    if interval is not None:
-        raise ValueError(f"scheduler_interval must be 'batch' or 'epoch', got {interval!r}")
-    if isinstance(scheduler, lr_scheduler.OneCycleLR):
+    if interval is None and isinstance(scheduler, lr_scheduler.OneCycleLR):
         return "batch"
-    raise ValueError(
-        f"fit() does not know whether to step {type(scheduler).__name__} after every batch or "
-        f"after every epoch: pass scheduler_interval='epoch' (e.g. the seed's StepLR(step_size=10) "
-        f"= every 10 epochs) or scheduler_interval='batch' (a schedule counted in steps).")
+    if interval not in ("batch", "epoch"):
+        raise ValueError(
+            f"fit() does not know whether to step {type(scheduler).__name__} after every batch or after "
+            f"every epoch (scheduler_interval={interval!r}): pass scheduler_interval='epoch' (e.g. the "
+            f"seed's StepLR(step_size=10) = every 10 epochs) or 'batch' (a schedule counted in steps).")
+    return interval
 
 
 def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimizer, epochs: int = 1, *,
@@ -202,62 +204,52 @@ def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimize
     if ema is not None:
         ema.module.to(where.device, memory_format=where.layout)
     interval = _interval(scheduler, scheduler_interval) if scheduler is not None else None
-    scaler = torch.amp.GradScaler(where.device.type) if needs_grad_scaler(where.dtype) else None
-    history: History = {k: [] for k in (
-        "epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds",
-        "lr", "skipped_steps", "step_loss", "step_acc")}
-    if ema is not None:
-        history.update(ema_test_loss=[], ema_test_acc=[])
+    scaler = where.scaler()
+    keys = ("epoch train_loss train_acc test_loss test_acc seconds eval_seconds lr skipped_steps step_loss "
+            "step_acc" + (" ema_test_loss ema_test_acc" if ema is not None else ""))
+    history: History = {k: [] for k in keys.split()}
     total = len(train_loader) if hasattr(train_loader, "__len__") else None
     for epoch in range(1, epochs + 1):
         model.train()
         synchronize(where.device)
         start = time.perf_counter()
-        losses: list[Tensor] = []
-        corrects: list[Tensor] = []
-        sizes: list[int] = []
-        skipped = 0
+        steps = []
         bar = tqdm(train_loader, total=total, desc=f"{desc} {epoch}/{epochs}", disable=not progress,
                    leave=False, mininterval=0.5)
         for x, y in bar:
             y = y.to(where.device, non_blocking=True)
             loss, logits, stepped = train_step(model, where.batch(x), y, optimizer, loss_fn,
                                                where=where, scaler=scaler)
-            skipped += not stepped
             if stepped and ema is not None:
                 ema.update_parameters(model)
             if stepped and interval == "batch":
                 scheduler.step()
-            losses.append(loss)
-            corrects.append((logits.argmax(1) == y).sum())
-            sizes.append(y.shape[0])
+            steps.append((loss, (logits.argmax(1) == y).sum(), y.shape[0], stepped))
         synchronize(where.device)
         seconds = time.perf_counter() - start
+        losses, corrects, sizes, stepped = zip(*steps)
         step_loss = torch.stack(losses).float().cpu()
         step_correct = torch.stack(corrects).cpu()
         size = torch.tensor(sizes)
-        history["epoch"].append(epoch)
         history["step_loss"] += step_loss.tolist()
         history["step_acc"] += (step_correct / size).tolist()
-        history["train_loss"].append(float((step_loss * size).sum() / size.sum()))
-        history["train_acc"].append(float(step_correct.sum() / size.sum()))
-        history["seconds"].append(seconds)
-        history["skipped_steps"].append(skipped)
-        line = (f"{desc} epoch {epoch}/{epochs}: train loss {history['train_loss'][-1]:.4f} "
-                f"acc {history['train_acc'][-1]:.4f}")
+        row = {"epoch": epoch, "train_loss": float((step_loss * size).sum() / size.sum()),
+               "train_acc": float(step_correct.sum() / size.sum()), "seconds": seconds,
+               "skipped_steps": stepped.count(False)}
+        line = f"{desc} epoch {epoch}/{epochs}: train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}"
         if test_loader is not None:
             start = time.perf_counter()
             for prefix, net in [("", model)] + ([("ema_", ema.module)] if ema is not None else []):
                 result = _evaluate(net, test_loader, loss_fn, where)
-                history[f"{prefix}test_loss"].append(result["loss"])
-                history[f"{prefix}test_acc"].append(result["acc"])
-            history["eval_seconds"].append(time.perf_counter() - start)
-            line += f", test loss {history['test_loss'][-1]:.4f} acc {history['test_acc'][-1]:.4f}"
-            if ema is not None:
-                line += f" (EMA {history['ema_test_acc'][-1]:.4f})"
+                row[f"{prefix}test_loss"], row[f"{prefix}test_acc"] = result["loss"], result["acc"]
+            row["eval_seconds"] = time.perf_counter() - start
+            line += f", test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
+            line += f" (EMA {row['ema_test_acc']:.4f})" if ema is not None else ""
         if interval == "epoch":
             scheduler.step()
-        history["lr"].append(optimizer.param_groups[0]["lr"])
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        for key, value in row.items():
+            history[key].append(value)
         if progress:
             bar.write(line + f" ({seconds:.1f} s)")
     return history

@@ -7,6 +7,7 @@ import torch
 
 from course_utils import device as dev, settings
 from course_utils.settings import SettingError
+from course_utils.training import Placement
 
 
 @pytest.fixture
@@ -108,7 +109,8 @@ def test_cuda_precision_by_compute_capability(fake_cuda, monkeypatch, capability
     fake_cuda["value"] = capability
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # a T4 says so too
     assert dev.mixed_precision_dtype("cuda") == dtype
-    assert dev.needs_grad_scaler(dev.mixed_precision_dtype("cuda")) is (dtype == torch.float16)
+    where = Placement(torch.device("cpu"), dev.mixed_precision_dtype("cuda"), torch.contiguous_format)
+    assert (where.scaler() is not None) is (dtype == torch.float16)
 
 
 def test_cpu_and_mps_precision(monkeypatch):
@@ -117,7 +119,8 @@ def test_cpu_and_mps_precision(monkeypatch):
     monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
     assert dev.mixed_precision_dtype("cpu") == torch.bfloat16
     assert dev.mixed_precision_dtype("mps") is None
-    assert not dev.needs_grad_scaler(torch.bfloat16) and not dev.needs_grad_scaler(None)
+    assert all(Placement(torch.device("cpu"), d, torch.contiguous_format).scaler() is None
+               for d in (torch.bfloat16, None))
 
 
 @pytest.mark.parametrize("capability, amp, layout", [
