@@ -19,8 +19,7 @@ def _available() -> list[str]:
     found = []
     if torch.cuda.is_available():
         found += [f"cuda:{i}" for i in range(torch.cuda.device_count())] or ["cuda"]
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if torch.backends.mps.is_available():
         found.append("mps")
     return found + ["cpu"]
 
@@ -63,14 +62,8 @@ def cpu_has_native_bf16() -> bool:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return bool(set(line.partition(":")[2].split()) & {"avx512_bf16", "amx_bf16"})
-    return False
-
-
-def _capability(device: torch.device) -> tuple[int, int]:
-    return tuple(torch.cuda.get_device_capability(device))  # type: ignore[return-value]
+    flags = next((line.partition(":")[2] for line in text.splitlines() if line.startswith("flags")), "")
+    return bool(set(flags.split()) & {"avx512_bf16", "amx_bf16"})
 
 
 def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
@@ -79,7 +72,7 @@ def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
     below 8.0 (T4: cuDNN has no bfloat16 convolutions, whatever is_bf16_supported says)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if _capability(device) >= (8, 0) else torch.float16
+        return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
     if device.type == "cpu" and cpu_has_native_bf16():
         return torch.bfloat16
     return None
@@ -92,7 +85,7 @@ def preferred_memory_format(device: torch.device | str, amp: bool = False) -> to
     if device.type == "cpu":
         return torch.channels_last
     if device.type == "cuda":
-        cc = _capability(device)
+        cc = torch.cuda.get_device_capability(device)
         if cc >= (8, 0) or (cc >= (7, 0) and amp and mixed_precision_dtype(device) is not None):
             return torch.channels_last
     return torch.contiguous_format

@@ -1,9 +1,6 @@
-"""Honest comparisons of test results, worded from the run's own numbers (README: "How the
-verdicts decide"): Welch's t test over seeds, each side's variance the seeds' spread over their
-number plus the test set's binomial variance; no verdict from one run a side without a named,
-measured :class:`SeedSpread`; a paired test (:func:`compare_paired`) for the same model on the
-same test images. Real means at the 5 % level, two-sided, one test at a time.
-"""
+"""Honest comparisons of test results, worded from the run's own numbers: Welch's t test over
+seeds, no verdict from one seed without a measured :class:`SeedSpread`, paired tests for the same
+images (README: "How the verdicts decide"). Real means at the 5 % level, two-sided."""
 
 from __future__ import annotations
 
@@ -49,10 +46,7 @@ class SeedSpread:
     @classmethod
     def of(cls, values: Sequence[float], source: str) -> "SeedSpread":
         values = _values(values)
-        _, sd = mean_std(values)
-        if math.isnan(sd):
-            raise ValueError("a seed spread needs at least two runs")
-        return cls(sd, len(values), source)
+        return cls(mean_std(values)[1], len(values), source)
 
 
 def _values(x: Sequence[float] | float) -> list[float]:
@@ -95,10 +89,6 @@ class Comparison:
         q = 1 - ALPHA / 2
         return float(sps.t.ppf(q, self.df)) if math.isfinite(self.df) else float(sps.norm.ppf(q))
 
-    def p_text(self) -> str:
-        """The p-value as printed: 4 decimals below 0.1 (0.0496 and 0.0504 stay apart)."""
-        return "p < 0.0001" if self.p < 1e-4 else f"p = {self.p:.4f}" if self.p < 0.1 else f"p = {self.p:.2f}"
-
     def sentence(self, unit: str = "points", scale: float = 100.0) -> str:
         """The verdict in words: the winner's number first, the test and its threshold."""
         d = scale * abs(self.difference)
@@ -109,10 +99,12 @@ class Comparison:
         both = f"{self.a} ({self.mean_a:.3f}) and {self.b} ({self.mean_b:.3f}) differ by {d:.{dec}f}{unit}"
         if not self.decidable:
             return f"{both}, but {self.note}"
-        how = f"{self.method}; {self.p_text()}"
+        # 4 decimals below 0.1: 0.0496 and 0.0504 stay apart
+        p = "p < 0.0001" if self.p < 1e-4 else f"p = {self.p:.4f}" if self.p < 0.1 else f"p = {self.p:.2f}"
+        how = f"{self.method}; {p}"
         if not self.paired:
             how = (f"{self.method}: the 95% threshold is {scale * (self.critical * self.se):.{dec}f}{unit}, "
-                   f"{self.critical:.1f} standard errors; {self.p_text()}")
+                   f"{self.critical:.1f} standard errors; {p}")
         if not self.real:
             return (f"{both}, within the noise ({how}): these runs cannot tell them apart (which does not "
                     f"show that they are equal).")
@@ -120,13 +112,6 @@ class Comparison:
         scope = " for these trained nets on these test images" if self.paired else ""
         return (f"{better} ({hi:.3f}) {verb} {worse} ({lo:.3f}) by {d:.{dec}f}{unit} ({how}): "
                 f"a real difference{scope} at the 5% level.")
-
-
-def _welch_df(parts: list[tuple[float, int]]) -> float:
-    """Welch-Satterthwaite degrees of freedom from (variance of a mean, its runs) pairs."""
-    num = sum(v for v, _ in parts) ** 2
-    den = sum(v * v / (k - 1) for v, k in parts if k > 1 and v > 0)
-    return num / den if den > 0 else math.inf
 
 
 def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[float] | float,
@@ -160,7 +145,8 @@ def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[floa
             return Comparison(a, b, ma, mb, ma - mb, se, "one seed", math.nan, math.nan, lower_is_better,
                               note)
     se = math.sqrt(sum(v for v, _ in parts))
-    df = _welch_df(parts)
+    den = sum(v * v / (k - 1) for v, k in parts if k > 1 and v > 0)   # Welch-Satterthwaite
+    df = sum(v for v, _ in parts) ** 2 / den if den > 0 else math.inf
     if spread is not None:   # one estimate of the spread, however many sides it stands in for
         df = min(df, spread.runs - 1)
     if se == 0:
@@ -193,6 +179,3 @@ def compare_paired(a: str, scores_a, b: str, scores_b) -> Comparison:
     method = (f"{test} on the {wins + losses} of {d.size} images where they {where}: "
               f"{wins} for {a}, {losses} for {b}")
     return Comparison(a, b, *means, method, math.inf, p, paired=True)
-
-
-__all__ = ["ALPHA", "Comparison", "SeedSpread", "binomial_se", "compare", "compare_paired", "mean_std"]

@@ -1,9 +1,5 @@
-"""Training and evaluation loops for any classifier and any iterable of batches.
-
-Once per call of :func:`fit`, :func:`evaluate` or :func:`predict`, :func:`place` decides the
-device, the mixed precision and the memory layout where the model meets the batch; every
-training step is :func:`train_step`.
-"""
+"""Training and evaluation loops for any classifier and any iterable of batches: each call
+decides device, mixed precision and memory layout once (:func:`place`); every step is :func:`train_step`."""
 
 from __future__ import annotations
 
