@@ -25,8 +25,7 @@ def _available() -> list[str]:
 
 
 def check_device(value: str, source: str = "device") -> torch.device:
-    """``value`` (e.g. ``"CUDA"``, ``"cuda:1"``) as a device that exists here, or a
-    :class:`SettingError` naming the choices and what this machine has."""
+    """``value`` (e.g. ``"CUDA"``, ``"cuda:1"``) as a device that exists here, or a clear SettingError."""
     try:
         device = torch.device(value.strip().lower())
     except (RuntimeError, ValueError):
@@ -101,8 +100,7 @@ def set_seed(seed: int) -> torch.Generator:
 
 def describe(device: torch.device | str, data_root: Path | str | None = None) -> str:
     """The line a notebook prints first: mode, device (mixed precision, layout) and data root."""
-    dtype = mixed_precision_dtype(device)
-    amp = str(dtype).replace("torch.", "") if dtype is not None else "float32"
+    amp = str(mixed_precision_dtype(device) or torch.float32).replace("torch.", "")
     layout = "channels-last" if preferred_memory_format(device, True) == torch.channels_last else "contiguous"
     root = (settings.describe_data_root() if data_root is None or Path(data_root) == settings.data_root()
             else f"data root: {data_root} (set in this notebook)")
@@ -134,7 +132,6 @@ class Timer:
         return self
 
     def stop(self) -> float:
-        """Stop and return the seconds since ``start``."""
         if self._start is None:
             raise RuntimeError("Timer.stop() called before start()")
         self.times.append(time.perf_counter() - self._start)

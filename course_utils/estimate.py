@@ -61,14 +61,12 @@ def estimate_fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim
     warmup_steps = pick(1, 0)
     twin, twin_opt = copy.deepcopy((model, optimizer))
     where = place(twin.train(), device, amp)
-    loader = fork_loader(train_loader)
-    steps_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else measure_steps
-    # round the loader again when it is short; at most that many times when it is empty
-    batches = itertools.chain.from_iterable(itertools.repeat(loader, warmup_steps + measure_steps))
+    n = warmup_steps + measure_steps   # round a short loader again, at most n times (an empty one)
+    batches = itertools.chain.from_iterable(itertools.repeat(fork_loader(train_loader), n))
     scaler, times = where.scaler(), []
     synchronize(where.device)
     start = time.perf_counter()
-    for i, (x, y) in zip(range(warmup_steps + measure_steps), batches):
+    for i, (x, y) in zip(range(n), batches):
         train_step(twin, where.batch(x), y.to(where.device), twin_opt, loss_fn, where=where, scaler=scaler)
         synchronize(where.device)
         if i >= warmup_steps:
@@ -88,6 +86,6 @@ def estimate_fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim
             twin(x)
             synchronize(where.device)
         eval_pass = (time.perf_counter() - start) * n_batches
-    steps = steps_per_epoch * epochs
+    steps = (len(train_loader) if hasattr(train_loader, "__len__") else measure_steps) * epochs
     return Estimate(name, step * steps + eval_pass * epochs, step, steps, eval_pass, len(times),
                     str(where.device), shorten)

@@ -21,7 +21,6 @@ from course_utils.device import mixed_precision_dtype, preferred_memory_format, 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 History = dict[str, list]
 Batches = Iterable[tuple[Tensor, Tensor]]
-TTA_KINDS = (None, "flip", "flip-translate")
 
 
 @dataclass(frozen=True)
@@ -77,15 +76,13 @@ def train_step(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Op
     return loss.detach(), logits.detach(), scaler.get_scale() >= scale
 
 
-def tta_views(x: Tensor, kind: str | None) -> list[tuple[float, Tensor]]:
+def tta_views(x: Tensor, kind: str) -> list[tuple[float, Tensor]]:
     """``(weight, view)`` pairs for test-time augmentation: the images, their mirror images and
     (``"flip-translate"``) both shifted one pixel up-left and down-right, reflect-padded."""
-    if kind not in TTA_KINDS:
-        raise ValueError(f"tta must be one of {TTA_KINDS}, got {kind!r}")
-    if kind is None:
-        return [(1.0, x)]
     if kind == "flip":
         return [(0.5, x), (0.5, x.flip(3))]
+    if kind != "flip-translate":
+        raise ValueError(f"tta must be one of None, 'flip', 'flip-translate', got {kind!r}")
     h, w = x.shape[2:]
     padded = F.pad(x, (1, 1, 1, 1), mode="reflect")
     shifted = [padded[:, :, :h, :w], padded[:, :, 2:, 2:]]
@@ -164,8 +161,7 @@ def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
 
     @torch.no_grad()
     def average(averaged: list[Tensor], current: list[Tensor], n: Tensor | int) -> None:
-        n = int(n)
-        d = min(decay, (1 + n) / (10 + n))
+        d = min(decay, (1 + int(n)) / (10 + int(n)))
         floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
         if floats:
             torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
@@ -204,14 +200,13 @@ def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimize
     keys = ("epoch train_loss train_acc test_loss test_acc seconds eval_seconds lr skipped_steps step_loss "
             "step_acc" + (" ema_test_loss ema_test_acc" if ema is not None else ""))
     history: History = {k: [] for k in keys.split()}
-    total = len(train_loader) if hasattr(train_loader, "__len__") else None
     for epoch in range(1, epochs + 1):
         model.train()
         synchronize(where.device)
         start = time.perf_counter()
         steps = []
-        bar = tqdm(train_loader, total=total, desc=f"{desc} {epoch}/{epochs}", disable=not progress,
-                   leave=False, mininterval=0.5)
+        bar = tqdm(train_loader, desc=f"{desc} {epoch}/{epochs}", disable=not progress, leave=False,
+                   mininterval=0.5)
         for x, y in bar:
             y = y.to(where.device, non_blocking=True)
             loss, logits, stepped = train_step(model, where.batch(x), y, optimizer, loss_fn,
