@@ -1,8 +1,6 @@
 """The exercises of every notebook, checked by ``print(check(key, answer))``: numeric answers
 (:mod:`.numbers`) and code exercises, whose checkers (:mod:`.code`) run the student's code."""
 
-from __future__ import annotations
-
 from course_utils.exercises.code import CHECKS
 from course_utils.exercises.numbers import EXERCISES, solution  # noqa: F401 (offered here)
 from course_utils.exercises.numbers import check as check_number

@@ -1,5 +1,4 @@
-"""The exercises with a numeric answer, computed by the course's own formulas: a hint when an
-answer is wrong, the worked answer (also the notebook's revealable solution) when it is right."""
+"""Exercises with numeric answers from the course's formulas: a hint if wrong, the worked answer if right."""
 
 from __future__ import annotations
 
@@ -19,42 +18,33 @@ class Exercise:
     tolerance: float = 0.0  #: relative, for answers that are not whole numbers
 
 
-def _size(size: int, *layers: tuple[int, ...]) -> int:
-    """``size`` after convs and pools, each given as ``(kernel, stride)``."""
-    for layer in layers:
-        size = conv_output_size(size, *layer)
-    return size
-
-
 EXERCISES: dict[str, Exercise] = {
-    # 01: parameter budgets
     "01.1": Exercise(conv_params(1, 6, 5), "6 filters x (1 x 5 x 5 weights) + 6 biases = 156.",
                      "Each of the 6 filters has one 5x5 weight per input channel, plus one bias."),
     "01.2": Exercise(linear_params(784, 8),
                      "784 x 8 weights + 8 biases = 6,280: almost all of the FC net's 6,442.",
                      "A linear layer has in x out weights and out biases."),
-    "01.3": Exercise(_size(28, (5, 1), (2, 2)), "28 -> 28 - 5 + 1 = 24 after the conv, -> 24 / 2 = 12 after the pool.",
+    "01.3": Exercise(conv_output_size(conv_output_size(28, 5), 2, 2),
+                     "28 -> 28 - 5 + 1 = 24 after the conv, -> 24 / 2 = 12 after the pool.",
                      "A 5x5 window fits n - 5 + 1 times along n pixels; the pool halves."),
-    # 02: permutations
     "02.1": Exercise(7 * 7, "It stays inside its own 7x7 block: 49 positions.",
                      "A block shuffle moves pixels only inside their block."),
     "02.2": Exercise((28 // 7) ** 2, "28 / 7 = 4 blocks per side, 4 x 4 = 16.",
                      "Count blocks along one side first."),
-    # 03: CIFAR
-    "03.1": Exercise(16 * _size(32, (5, 1), (2, 2), (5, 1), (2, 2)) ** 2,
+    "03.1": Exercise(16 * conv_output_size(conv_output_size(conv_output_size(conv_output_size(32, 5), 2, 2),
+                                                            5), 2, 2) ** 2,
                      "32 -> 28 -> 14 -> 10 -> 5, and 16 x 5 x 5 = 400.",
                      "Each 5x5 conv takes 4 pixels off the side (2 per side), each pool halves."),
-    "03.2": Exercise(0.9 + 0.1 / 10,
-                     "PyTorch mixes the one-hot target with the uniform one: (1 - 0.1) x 1 + 0.1 / 10 = 0.91.",
+    "03.2": Exercise(0.9 + 0.1 / 10, "PyTorch mixes the one-hot target with the uniform one: "
+                                     "(1 - 0.1) x 1 + 0.1 / 10 = 0.91.",
                      "The smoothed target is (1 - e) x one-hot + e / classes.", 1e-9),
     "03.3": Exercise(50_000 // 512, "50,000 // 512 = 97 steps (336 images left out).",
                      "Whole batches only: integer division."),
-    # 04: AlexNet arithmetic
     "04.1": Exercise(1, "out = 13 + 2p - 3 + 1 = 13 gives p = 1: (k - 1) / 2 for an odd k.",
                      "Solve floor((13 + 2p - 3) / 1) + 1 = 13 for p."),
-    "04.2": Exercise(_size(13, (3, 2)), "floor((13 - 3) / 2) + 1 = 6.",
+    "04.2": Exercise(conv_output_size(13, 3, 2), "floor((13 - 3) / 2) + 1 = 6.",
                      "The same formula as for a conv: floor((n + 2p - k) / s) + 1."),
-    "04.3": Exercise(next(n for n in range(11, 1_000) if _size(n, (11, 4)) == 55),
+    "04.3": Exercise(next(n for n in range(11, 1_000) if conv_output_size(n, 11, 4) == 55),
                      "floor((n - 11) / 4) + 1 = 55 needs n - 11 >= 216, so n >= 227 "
                      "(and 227 to 230 all give 55).",
                      "Work the formula backwards: (n - 11) / 4 must reach 54."),
@@ -63,14 +53,12 @@ EXERCISES: dict[str, Exercise] = {
                      "With groups=2, each filter sees in_channels / 2 of the input channels."),
     "04.5": Exercise(conv_macs(256, 64, 1, 56), "256 x 64 per position x 56 x 56 positions = 51,380,224.",
                      "MACs = weights per position x number of output positions."),
-    # 05: transfer learning
     "05.1": Exercise(linear_params(1280, 2),
                      "1,280 x 2 weights + 2 biases = 2,562; the 3.4 million of the body stay as they are.",
                      "Only the new linear layer trains."),
     "05.2": Exercise(100 / 50,
                      "1 / 50 = 2%: a difference of one or two photos between strategies is no evidence.",
                      "Accuracy moves in steps of 1 / (number of test photos).", 1e-9),
-    # 06: residual connections
     "06.1": Exercise(conv_params(64, 128, 1, bias=False), "64 x 128 x 1 x 1 = 8,192.",
                      "A 1x1 conv has in x out weights."),
     "06.2": Exercise(19, "Backpropagation multiplies one Jacobian per layer on the way down, for layers "
