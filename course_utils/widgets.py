@@ -112,15 +112,14 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
                      groups: int = 1) -> w.VBox:
     """04: sliders for one conv or pool layer; shows output size, parameters and MACs by the
     formula, checked against a real layer, or why the settings give no valid output."""
-    print("\n".join(calculate_layer(kind, size, in_channels, out_channels, kernel, stride, padding, dilation,
-                                     groups).lines()))
+    settings = dict(locals())
+    print("\n".join(calculate_layer(**settings).lines()))
     controls = {"kind": w.ToggleButtons(options=["conv", "maxpool"], value=kind, description="layer")}
-    for name, value, low, high, label in [
-            ("size", size, 1, 512, "input size"), ("in_channels", in_channels, 1, 512, "channels in"),
-            ("out_channels", out_channels, 1, 512, "channels out"), ("kernel", kernel, 1, 15, "kernel"),
-            ("stride", stride, 1, 8, "stride"), ("padding", padding, 0, 8, "padding"),
-            ("dilation", dilation, 1, 4, "dilation"), ("groups", groups, 1, 8, "groups")]:
-        controls[name] = w.IntSlider(value, low, high, description=label)
+    for name, low, high, label in [("size", 1, 512, "input size"), ("in_channels", 1, 512, "channels in"),
+                                   ("out_channels", 1, 512, "channels out"), ("kernel", 1, 15, "kernel"),
+                                   ("stride", 1, 8, "stride"), ("padding", 0, 8, "padding"),
+                                   ("dilation", 1, 4, "dilation"), ("groups", 1, 8, "groups")]:
+        controls[name] = w.IntSlider(settings[name], low, high, description=label)
 
     def draw():
         text = "\n".join(calculate_layer(**{k: c.value for k, c in controls.items()}).lines())
@@ -132,26 +131,15 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
 
 @torch.inference_mode()
 def photo_verdict(model: nn.Module, image: Tensor, classes: list[str], *, mean, std) -> str:
-    """``"hot dog (p = 0.97)"`` for one uint8 photo (3, H, W), resized to 256, centre-cropped to
-    224 and normalised as in testing, the model in eval mode."""
+    """``"hot dog (p = 0.97)"`` for one uint8 photo (3, H, W), resized, centre-cropped and
+    normalised as in testing, the model in eval mode."""
     device = next(model.parameters()).device
-    x = test_transform(224, 256)(image).unsqueeze(0).to(device)
+    x = test_transform()(image).unsqueeze(0).to(device)
     scale, shift = uint8_affine(mean, std, device)
     with eval_mode(model):
         probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
     best = int(probs.argmax())
     return f"{classes[best]} (p = {float(probs[best]):.2f})"
-
-
-def upload_verdict(content: bytes, name: str, model: nn.Module, classes: list[str], *, mean,
-                   std) -> tuple[Tensor | None, str]:
-    """(the photo, what the model says) for an uploaded file, or (None, why it cannot be used)."""
-    try:
-        image, note = read_upload(content, name)
-    except UploadError as err:
-        return None, str(err)
-    verdict = photo_verdict(model, image, classes, mean=mean, std=std)
-    return image, f"{name}: {verdict}" + (f" ({note})" if note else "")
 
 
 def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
@@ -184,9 +172,11 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
     """05: upload a photo, or pick a test photo: the model's class and its probability. On Colab,
     whose upload button drops files of 1 MB or more, it names :func:`upload_photo` (up to 20 MB)."""
     global _last_upload
+
+    def say(image: Tensor) -> str:
+        return photo_verdict(model, image, classes, mean=mean, std=std)
     picks = list(range(min(shown, len(photos))))
-    verdicts = [photo_verdict(model, photos[i], classes, mean=mean, std=std) for i in picks]
-    titles = [v if labels is None else f"{v}\n(truth: {classes[labels[i]]})" for i, v in zip(picks, verdicts)]
+    titles = [say(photos[i]) + ("" if labels is None else f"\n(truth: {classes[labels[i]]})") for i in picks]
     _save("is_it_a", show_images, f"The best model's verdicts on {len(picks)} test photos",
           images=torch.stack([_square(photos[i]) for i in picks]), titles=titles, ncols=min(4, len(picks)),
           size=2.0)
@@ -197,31 +187,32 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
                           description="photo < 1 MB" if colab else "your photo")
     out = w.Output()
 
-    def verdict(image: Tensor | None, text: str) -> tuple[object, ...]:
+    def show(image: Tensor | None, text: str) -> tuple[object, ...]:
         if image is None:
-            return (HTML(f"<p style='color:#a00'>{html.escape(text)}</p>"),)
-        return (HTML(f"<p>{html.escape(text)}</p>"),
-                show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0))
-
-    def answer(content: bytes, name: str) -> tuple[object, ...]:
-        shown = verdict(*upload_verdict(content, name, model, classes, mean=mean, std=std))
+            shown = (HTML(f"<p style='color:#a00'>{html.escape(text)}</p>"),)
+        else:
+            shown = (HTML(f"<p>{html.escape(text)}</p>"),
+                     show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0))
         _show(out, *shown)
         return shown
+
+    def answer(content: bytes, name: str) -> tuple[object, ...]:
+        try:
+            image, note = read_upload(content, name)
+        except UploadError as err:
+            return show(None, str(err))
+        return show(image, f"{name}: {say(image)}" + (f" ({note})" if note else ""))
 
     def on_upload(change):
         try:
             files = uploaded_files(upload.value)
         except UploadError as err:
-            return _show(out, *verdict(None, str(err)))
-        if files:
-            answer(files[-1][1], files[-1][0])
-
-    def on_pick(change=None):
-        photo = photos[chooser.value]
-        _show(out, *verdict(photo, photo_verdict(model, photo, classes, mean=mean, std=std)))
-    chooser.observe(on_pick, names="value")
+            return show(None, str(err))
+        for name, content in files[-1:]:
+            answer(content, name)
+    chooser.observe(lambda change: show(photos[chooser.value], say(photos[chooser.value])), names="value")
     upload.observe(on_upload, names="value")
-    on_pick()
+    show(photos[0], say(photos[0]))
     _last_upload = answer
     rows: list[w.Widget] = [w.HBox([chooser, upload])]
     if colab:   # Colab's widget manager drops a FileUpload of 1 MB or more: the kernel never gets it
