@@ -34,12 +34,15 @@ def _small() -> float:
     return 8 if plt.rcParams["font.size"] <= 12 else 14
 
 
-def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, legend: bool) -> Figure:
+def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, legend: bool = False,
+            grid: str | None = "both") -> Figure:
+    """Label the axes, add the title, grid and legend, and lay the figure out."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.grid(alpha=0.3)
+    if grid:
+        ax.grid(axis=grid, alpha=0.3)
     if legend:
         ax.legend()
     fig.tight_layout()
@@ -137,16 +140,11 @@ def bar_chart(values: Mapping[str, Mapping[str, float]],
         bars = ax.bar(x + (i - (len(series) - 1) / 2) * bar, v, bar, yerr=e, capsize=4, label=s)
         ax.bar_label(bars, fmt=fmt, fontsize=_small(), padding=2)
     ax.set_xticks(x, groups)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
     if ylim:
         ax.set_ylim(*ylim)
     if len(series) > 1:   # beside the axes, where it hides no bar
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "", ylabel, title, grid="y")
 
 
 def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, title: str = "") -> Figure:
@@ -164,12 +162,7 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
         for j in range(n):
             ax.text(j, i, int(counts[i, j]), ha="center", va="center", fontsize=_small() - 1,
                     color="white" if dark[i, j] else "black")
-    ax.set_xlabel("guess")
-    ax.set_ylabel("true class")
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "guess", "true class", title, grid=None)
 
 
 def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None, *,
