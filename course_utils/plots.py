@@ -29,8 +29,7 @@ def figsize(width: float, height: float) -> tuple[float, float]:
     return page if abs(page[0] / page[1] - 16 / 9) < 0.01 else (width, height)  # type: ignore[return-value]
 
 
-def _small() -> float:
-    """Font size for labels inside a plot (bar values, confusion counts, image titles)."""
+def _small() -> float:   # labels inside a plot: bar values, confusion counts, image titles
     return 8 if plt.rcParams["font.size"] <= 12 else 14
 
 
@@ -51,7 +50,7 @@ def _finish(fig: Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str, leg
 
 def to_display(images: Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
                ) -> np.ndarray:
-    """Images (N, C, H, W), uint8 or normalised float, -> float array (N, H, W, C) in 0..1."""
+    """Images (N, C, H, W), uint8 or normalised float -> float array (N, H, W, C) in 0..1."""
     x = images.detach().cpu()
     if x.dtype == torch.uint8:
         x = x.float() / 255.0
@@ -60,18 +59,11 @@ def to_display(images: Tensor, mean: Sequence[float] | None = None, std: Sequenc
     return x.clamp(0, 1).permute(0, 2, 3, 1).numpy()
 
 
-def _imshow(ax: plt.Axes, pic: np.ndarray) -> None:
-    """One (H, W, C) picture in 0..1, grey when it has one channel."""
-    grey = pic.shape[-1] == 1
-    ax.imshow(pic[..., 0] if grey else pic, cmap="gray" if grey else None, vmin=0, vmax=1)
-
-
 def show_images(images: Tensor, titles: Sequence[str] | None = None, *, ncols: int = 10,
                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
                 colors: Sequence[str] | None = None, size: float = 1.2,
                 suptitle: str | None = None) -> Figure:
-    """A grid of images (float ones denormalised with ``mean``/``std``) with optional titles and
-    title colours (e.g. green/red for right/wrong)."""
+    """A grid of images (float ones denormalised with ``mean``/``std``), titles in ``colors``."""
     pics = to_display(images, mean, std)
     n = len(pics)
     ncols = min(ncols, n)
@@ -82,7 +74,7 @@ def show_images(images: Tensor, titles: Sequence[str] | None = None, *, ncols: i
         ax.axis("off")
         if i >= n:
             continue
-        _imshow(ax, pics[i])
+        ax.imshow(pics[i][..., 0] if pics.shape[-1] == 1 else pics[i], cmap="gray", vmin=0, vmax=1)
         if titles is not None:
             ax.set_title(str(titles[i]), fontsize=_small() + 1,
                          color=colors[i] if colors is not None else "black")
@@ -94,18 +86,15 @@ def show_images(images: Tensor, titles: Sequence[str] | None = None, *, ncols: i
 
 def plot_curves(runs: Mapping[str, Mapping[str, list]], metric: str = "step_loss", *, smooth: int = 1,
                 ylabel: str | None = None) -> Figure:
-    """One curve per run (name -> history of :func:`course_utils.training.fit`): per-step
-    ``metric``s against the step, per-epoch ones against the epoch; ``smooth``: a running mean."""
+    """One curve of ``metric`` per run (name -> ``fit``'s history) against the step or epoch."""
     fig, ax = plt.subplots(figsize=figsize(6, 3.5))
     per_step = metric.startswith("step_")
     for name, history in runs.items():
         y = np.asarray(history[metric], dtype=float)
         if smooth > 1 and len(y) >= smooth:
             y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-        if per_step:
-            x = np.arange(len(y)) + (smooth if smooth > 1 else 1)
-        else:
-            x = np.asarray(history["epoch"][: len(y)])
+        x = (np.arange(len(y)) + (smooth if smooth > 1 else 1) if per_step
+             else np.asarray(history["epoch"][: len(y)]))
         ax.plot(x, y, label=name, marker=None if per_step else "o")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # no step 0.5, no epoch 1.04
     return _finish(fig, ax, "step" if per_step else "epoch", ylabel or metric.replace("_", " "), "", True)
@@ -127,8 +116,7 @@ def bar_chart(values: Mapping[str, Mapping[str, float]],
               errors: Mapping[str, Mapping[str, float]] | None = None, *, ylabel: str = "",
               ylim: tuple[float, float] | None = None, title: str = "", width: float | None = None,
               fmt: str = "%.3f") -> Figure:
-    """Grouped bars ``values[group][series]`` labelled with their value (``fmt``), optional error
-    bars of the same layout; ``width`` in inches (default: by the number of groups)."""
+    """Grouped bars ``values[group][series]`` labelled with their value, optional error bars alike."""
     groups = list(values)
     series = list(dict.fromkeys(s for g in groups for s in values[g]))
     fig, ax = plt.subplots(figsize=figsize(width or 1.6 + 1.4 * len(groups), 3.5))
@@ -167,15 +155,15 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
 
 def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None, *,
                       title: str = "") -> Figure:
-    """One image, a conv layer's filters (a row) and the feature maps they make of it (a row),
-    each on its own colour scale (blue negative, red positive)."""
+    """One image, a conv layer's filters and the maps they make of it (blue negative, red positive)."""
     n = maps.shape[0]
     rows = [] if filters is None else [("filter", filters)]
     height = len(rows) + 2
     fig, axes = plt.subplots(height, n, figsize=figsize(1.3 * n, 1.35 * height), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    _imshow(axes[0, 0], to_display(image.unsqueeze(0).clamp(0, 1))[0])
+    pic = to_display(image.unsqueeze(0).clamp(0, 1))[0]
+    axes[0, 0].imshow(pic[..., 0] if pic.shape[-1] == 1 else pic, cmap="gray", vmin=0, vmax=1)
     axes[0, 0].set_title("input", fontsize=_small() + 1)
     for row, (name, data) in enumerate(rows + [("map", maps)], start=1):
         for i in range(n):

@@ -20,15 +20,14 @@ from course_utils.data.loader import uint8_affine
 from course_utils.data.photos import test_transform
 from course_utils.run import current
 from course_utils.models import eval_mode
-from course_utils.models.inspect import feature_maps, stages
 from course_utils.lessons.permutation import block_permutation, permute_pixels
 from course_utils.plots import plot_lines, show_feature_maps, show_images
 from course_utils.lessons.schedules import SCHEDULES, lr_curve
 
 
 def _show(out: w.Output, *shown: object) -> None:
-    """Replace ``out``'s outputs with ``shown``, closing figures. Set, not captured (``with out:``):
-    the same in ipywidgets 7 and 8, in a browser and headless, where capturing can hang nbclient."""
+    """Replace ``out``'s outputs with ``shown``: set, not captured (``with out:``), which can hang
+    nbclient; the same in ipywidgets 7 and 8."""
     out.outputs = ()
     for item in shown:
         out.append_display_data(item)
@@ -49,10 +48,39 @@ def _save(name: str, draw: Callable, caption: str, **data: Any) -> None:
     plt.close(current().figure(name, draw, caption=caption, **data))
 
 
+def stages(features: nn.Sequential) -> dict[str, int]:
+    """Readable names of a conv stack's layers -> their index: ``conv 1``, ``ReLU 1``, ``pool 1``, ..."""
+    names, block = {}, 0
+    for i, layer in enumerate(features):
+        kind = ("conv" if isinstance(layer, nn.Conv2d) else "ReLU" if isinstance(layer, nn.ReLU)
+                else "pool" if isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)) else type(layer).__name__)
+        block += kind == "conv"
+        names[f"{kind} {block}"] = i
+    return names
+
+
+@torch.no_grad()
+def feature_maps(features: nn.Sequential, image: Tensor, stage: str, *, mean: float = 0.0,
+                 std: float = 1.0) -> dict[str, Tensor | str]:
+    """:func:`course_utils.plots.show_feature_maps`'s arguments: one ``image`` (uint8 or float), what
+    ``features`` makes of it up to ``stage`` and the last conv's filters averaged over their inputs."""
+    names = stages(features)
+    if stage not in names:
+        raise ValueError(f"unknown stage {stage!r}; the stages are {', '.join(names)}")
+    last = names[stage]
+    device = next(features.parameters()).device
+    x = image.float().div(255) if image.dtype == torch.uint8 else image.float()
+    x = ((x - mean) / std).unsqueeze(0).to(device)
+    with eval_mode(features):
+        out = features[: last + 1](x)[0].float().cpu()
+    conv = next(features[i] for i in range(last, -1, -1) if isinstance(features[i], nn.Conv2d))
+    return {"image": image.float().cpu() / (255 if image.dtype == torch.uint8 else 1), "maps": out,
+            "filters": conv.weight.detach().float().cpu().mean(1), "title": stage}
+
+
 def explore_feature_maps(features: nn.Sequential, images: Tensor, labels: Tensor, *, mean: float,
                          std: float, index: int = 0, stage: str = "conv 1") -> w.VBox:
-    """01: pick a test digit and a layer of a trained conv stack: the input, the layer's filters
-    and the maps it makes."""
+    """01: pick a test digit and a layer of a trained conv stack: its filters and the maps it makes."""
     _save("feature_maps", show_feature_maps, f"What the CNN's {stage} makes of a test digit "
           f"({int(labels[index])}): its filters and feature maps",
           **feature_maps(features, images[index], stage, mean=mean, std=std))
@@ -67,8 +95,7 @@ def explore_feature_maps(features: nn.Sequential, images: Tensor, labels: Tensor
 
 def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, float]], *,
                           block: int = 7, seed: int = 0) -> w.VBox:
-    """02: a slider for the block size of the shuffle: the digits shuffled within blocks, and each
-    net's accuracy (``accuracy[model][block]``, measured in the notebook) with the choice marked."""
+    """02: the block size of the shuffle: the digits shuffled, each net's ``accuracy[model][block]``."""
     sizes = sorted(next(iter(accuracy.values())))
     lines = {m: [a[s] for s in sizes] for m, a in accuracy.items()}
     axes = dict(marker="o", xlabel="block size (pixels shuffled within b x b blocks)", ylabel="test accuracy")
@@ -87,8 +114,7 @@ def explore_block_shuffle(images: Tensor, accuracy: Mapping[str, Mapping[int, fl
 
 
 def explore_schedules(*, epochs: int = 30, steps_per_epoch: int = 391, lr: float = 0.1) -> w.VBox:
-    """03: pick a scheduler and whether it is stepped per epoch or per batch: the learning rate over
-    the run (StepLR has step_size=10, gamma=0.1: what the seed's comment meant; its code says 0.01)."""
+    """03: a scheduler, stepped per epoch or per batch, and the learning rate over the run."""
     steps = list(range(epochs * steps_per_epoch))
     axes = dict(xlabel="training step (batch)", ylabel="learning rate")
 
@@ -110,8 +136,7 @@ def explore_schedules(*, epochs: int = 30, steps_per_epoch: int = 391, lr: float
 def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, out_channels: int = 64,
                      kernel: int = 11, stride: int = 4, padding: int = 2, dilation: int = 1,
                      groups: int = 1) -> w.VBox:
-    """04: sliders for one conv or pool layer; shows output size, parameters and MACs by the
-    formula, checked against a real layer, or why the settings give no valid output."""
+    """04: one conv or pool layer's output size, parameters and MACs, or why it has no output."""
     settings = dict(locals())
     print("\n".join(calculate_layer(**settings).lines()))
     controls = {"kind": w.ToggleButtons(options=["conv", "maxpool"], value=kind, description="layer")}
@@ -131,8 +156,7 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
 
 @torch.inference_mode()
 def photo_verdict(model: nn.Module, image: Tensor, classes: list[str], *, mean, std) -> str:
-    """``"hot dog (p = 0.97)"`` for one uint8 photo (3, H, W), resized, centre-cropped and
-    normalised as in testing, the model in eval mode."""
+    """``"hot dog (p = 0.97)"`` for one uint8 photo (3, H, W), prepared as in testing."""
     device = next(model.parameters()).device
     x = test_transform()(image).unsqueeze(0).to(device)
     scale, shift = uint8_affine(mean, std, device)
@@ -163,22 +187,19 @@ def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
 _last_upload: Callable[[bytes, str], tuple[object, ...]] | None = None
 
 
-def _square(image: Tensor) -> Tensor:
-    return test_transform(160, 160)(image)   # a 160x160 thumbnail
-
-
 def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, mean, std,
             labels: Sequence[int] | None = None, shown: int = 8) -> w.VBox:
     """05: upload a photo, or pick a test photo: the model's class and its probability. On Colab,
     whose upload button drops files of 1 MB or more, it names :func:`upload_photo` (up to 20 MB)."""
     global _last_upload
+    square = test_transform(160, 160)   # a 160x160 thumbnail
 
     def say(image: Tensor) -> str:
         return photo_verdict(model, image, classes, mean=mean, std=std)
     picks = list(range(min(shown, len(photos))))
     titles = [say(photos[i]) + ("" if labels is None else f"\n(truth: {classes[labels[i]]})") for i in picks]
     _save("is_it_a", show_images, f"The best model's verdicts on {len(picks)} test photos",
-          images=torch.stack([_square(photos[i]) for i in picks]), titles=titles, ncols=min(4, len(picks)),
+          images=torch.stack([square(photos[i]) for i in picks]), titles=titles, ncols=min(4, len(picks)),
           size=2.0)
     chooser = w.Dropdown(options=[(f"test photo {i + 1}", i) for i in range(len(photos))], value=0,
                          description="photo")
@@ -192,7 +213,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
             shown = (HTML(f"<p style='color:#a00'>{html.escape(text)}</p>"),)
         else:
             shown = (HTML(f"<p>{html.escape(text)}</p>"),
-                     show_images(_square(image).unsqueeze(0), [text], ncols=1, size=3.0))
+                     show_images(square(image).unsqueeze(0), [text], ncols=1, size=3.0))
         _show(out, *shown)
         return shown
 
@@ -223,8 +244,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
 
 
 def upload_photo() -> list[str]:
-    """Colab: upload photos with Colab's own file picker (no 1 MB limit) and show the last
-    :func:`is_it_a`'s verdict on each, here and in the widget; returns the files' names."""
+    """Colab: the last :func:`is_it_a`'s verdict on photos from Colab's own picker (no 1 MB limit)."""
     if "google.colab" not in sys.modules:
         raise RuntimeError("upload_photo() uses Colab's file picker; elsewhere use the widget's upload "
                            "button, which takes photos up to 20 MB.")

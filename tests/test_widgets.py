@@ -10,7 +10,7 @@ from torch import nn
 
 from course_utils import run
 from course_utils.data.folders import UploadError, read_upload
-from course_utils.models.inspect import feature_maps, stages
+from course_utils.widgets import feature_maps, stages
 from course_utils.models.mnist import CNN
 from course_utils.lessons.permutation import block_permutation
 from course_utils.lessons.schedules import decays, lr_curve

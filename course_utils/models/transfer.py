@@ -21,8 +21,7 @@ class WeightsUnavailableError(RuntimeError):
 
 
 def body_stages(body: nn.Module) -> list[nn.Module]:
-    """The body's stages from input to output, for partial freezing: EfficientNet's stem and
-    its 16 blocks, ResNet's stem and 4 layers, AlexNet's conv layers."""
+    """The body's stages from input to output, for partial freezing."""
     if hasattr(body, "_blocks"):   # EfficientNet(-Lite)
         return [nn.ModuleList([body._conv_stem, body._bn0]), *body._blocks,
                 nn.ModuleList([body._conv_head, body._bn1])]
@@ -81,18 +80,12 @@ def imagenet_classifier(backbone: str = OFFLINE_BACKBONE) -> nn.Linear:
                      f"features")
 
 
-def final_linear(head: nn.Module) -> nn.Linear:
-    """The last linear layer of a head."""
-    return [m for m in head.modules() if isinstance(m, nn.Linear)][-1]
-
-
 @torch.no_grad()
 def head_from_imagenet_class(model: nn.Module, imagenet: nn.Linear, target: int = 0,
                              imagenet_class: int = IMAGENET_HOTDOG) -> nn.Module:
-    """d2l's exercise: a two-class head from ImageNet's own layer: class ``target``'s row is
-    ImageNet class ``imagenet_class``'s row (weights and bias), the other class's row the mean of
-    the other 999 ("any other ImageNet class")."""
-    linear = final_linear(model.head)
+    """d2l's exercise: class ``target``'s row of a two-class head is ImageNet's row for
+    ``imagenet_class``, the other class's row the mean of the other 999 (weights and bias)."""
+    linear = [m for m in model.head.modules() if isinstance(m, nn.Linear)][-1]
     if linear.out_features != 2 or linear.in_features != imagenet.in_features:
         raise ValueError(f"needs a 2-class head on {imagenet.in_features} features, got {linear}")
     others = torch.ones(imagenet.out_features, dtype=torch.bool)
@@ -118,9 +111,8 @@ def backbone_normalization(backbone: str) -> tuple[tuple[float, ...], tuple[floa
 
 def load_body(backbone: str = OFFLINE_BACKBONE, pretrained: bool = True
               ) -> tuple[nn.Module, int, tuple[float, ...], tuple[float, ...]]:
-    """``(body, features, mean, std)``: ``backbone`` without its ImageNet classifier (ImageNet
-    weights when ``pretrained``, else random), the width of its feature vector, and the
-    normalisation its weights expect (:class:`WeightsUnavailableError` when they cannot be had)."""
+    """``(body, features, mean, std)``: ``backbone`` without its ImageNet classifier, ImageNet weights
+    when ``pretrained``, the width of its features and the normalisation its weights expect."""
     mean, std = backbone_normalization(backbone)
     if backbone == "efficientnet_lite0":
         net = _lite0_net(pretrained)
@@ -137,8 +129,7 @@ def load_body(backbone: str = OFFLINE_BACKBONE, pretrained: bool = True
 
 
 def backbone_table() -> list[dict]:
-    """The seed course's backbones (plus the offline one): size and ImageNet top-1 accuracy,
-    from torchvision's weights metadata (nothing is downloaded)."""
+    """The seed course's backbones and the offline one: size and ImageNet top-1, from metadata."""
     from torchvision.models import get_model_weights
 
     rows = []
