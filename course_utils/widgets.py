@@ -149,21 +149,8 @@ def layer_calculator(kind: str = "conv", size: int = 224, in_channels: int = 3, 
     def draw():
         text = "\n".join(calculate_layer(**{k: c.value for k, c in controls.items()}).lines())
         return HTML(f'<pre class="course-calculator">{html.escape(text)}</pre>')
-    out = _wire(list(controls.values()), draw)
     items = list(controls.values())
-    return w.VBox([items[0], w.HBox([w.VBox(items[1:5]), w.VBox(items[5:])]), out])
-
-
-@torch.inference_mode()
-def photo_verdict(model: nn.Module, image: Tensor, classes: list[str], *, mean, std) -> str:
-    """``"hot dog (p = 0.97)"`` for one uint8 photo (3, H, W), prepared as in testing."""
-    device = next(model.parameters()).device
-    x = test_transform()(image).unsqueeze(0).to(device)
-    scale, shift = uint8_affine(mean, std, device)
-    with eval_mode(model):
-        probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
-    best = int(probs.argmax())
-    return f"{classes[best]} (p = {float(probs[best]):.2f})"
+    return w.VBox([items[0], w.HBox([w.VBox(items[1:5]), w.VBox(items[5:])]), _wire(items, draw)])
 
 
 def uploaded_files(value: Any) -> list[tuple[str, bytes]]:
@@ -194,8 +181,15 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
     global _last_upload
     square = test_transform(160, 160)   # a 160x160 thumbnail
 
-    def say(image: Tensor) -> str:
-        return photo_verdict(model, image, classes, mean=mean, std=std)
+    @torch.inference_mode()
+    def say(image: Tensor) -> str:   # "hot dog (p = 0.97)" for a uint8 photo prepared as in testing
+        device = next(model.parameters()).device
+        x = test_transform()(image).unsqueeze(0).to(device)
+        scale, shift = uint8_affine(mean, std, device)
+        with eval_mode(model):
+            probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
+        best = int(probs.argmax())
+        return f"{classes[best]} (p = {float(probs[best]):.2f})"
     picks = list(range(min(shown, len(photos))))
     titles = [say(photos[i]) + ("" if labels is None else f"\n(truth: {classes[labels[i]]})") for i in picks]
     _save("is_it_a", show_images, f"The best model's verdicts on {len(picks)} test photos",
@@ -226,21 +220,20 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
 
     def on_upload(change):
         try:
-            files = uploaded_files(upload.value)
+            for name, content in uploaded_files(upload.value)[-1:]:
+                answer(content, name)
         except UploadError as err:
-            return show(None, str(err))
-        for name, content in files[-1:]:
-            answer(content, name)
+            show(None, str(err))
     chooser.observe(lambda change: show(photos[chooser.value], say(photos[chooser.value])), names="value")
     upload.observe(on_upload, names="value")
     show(photos[0], say(photos[0]))
     _last_upload = answer
-    rows: list[w.Widget] = [w.HBox([chooser, upload])]
+    rows = [w.HBox([chooser, upload]), out]
     if colab:   # Colab's widget manager drops a FileUpload of 1 MB or more: the kernel never gets it
-        rows.append(w.HTML("Colab's upload button drops photos of 1 MB or more. For a larger one (up to "
-                           "20 MB) run <code>from course_utils.widgets import upload_photo; upload_photo()"
-                           "</code> in a new cell."))
-    return w.VBox([*rows, out])
+        rows.insert(1, w.HTML("Colab's upload button drops photos of 1 MB or more. For a larger one (up to "
+                              "20 MB) run <code>from course_utils.widgets import upload_photo; "
+                              "upload_photo()</code> in a new cell."))
+    return w.VBox(rows)
 
 
 def upload_photo() -> list[str]:
