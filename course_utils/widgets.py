@@ -1,6 +1,5 @@
-"""The notebooks' interactive parts, for ipywidgets 7.7 (Colab's) and 8: each first saves its figure
-with the default settings (``run.figure``: for slides and headless builds), then returns controls
-and an output that redraws when a control moves. Nothing slow runs on a move."""
+"""The notebooks' widgets (ipywidgets 7.7, Colab's, and 8): each saves its figure with the default
+settings (``run.figure``), then returns controls and an output that redraws fast when they move."""
 
 from __future__ import annotations
 

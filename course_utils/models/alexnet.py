@@ -1,6 +1,5 @@
-"""The three AlexNets of notebook 04, which the course's sources mix up: the 2012 paper's, torchvision's
-and the d2l book's. A wrong input size fails with :class:`course_utils.lessons.arithmetic.InputSizeError`,
-naming the layer and the smallest input that works."""
+"""Notebook 04's three AlexNets (the 2012 paper's, torchvision's, the d2l book's), whose size errors
+name the layer and the smallest input that works (``InputSizeError``)."""
 
 from __future__ import annotations
 
@@ -27,9 +26,8 @@ class _ExplainsSizes(nn.Module):
 
 
 class AlexNet2012(_ExplainsSizes):
-    """The 2012 paper's net (60,965,224 parameters): conv2, 4 and 5 in two groups (one per GPU), local
-    response norm with the paper's constants (PyTorch divides ``alpha`` by ``size``, hence 5e-4).
-    Input 227x227, or 224x224 with ``conv1_padding=2``."""
+    """The 2012 paper's net: conv2, 4 and 5 in two groups (one per GPU), local response norm (PyTorch
+    divides ``alpha`` by ``size``, hence 5e-4). Input 227x227, or 224x224 with ``conv1_padding=2``."""
 
     def __init__(self, num_classes: int = 1000, conv1_padding: int = 0, dropout: float = 0.5) -> None:
         super().__init__()

