@@ -60,7 +60,8 @@ def test_feature_maps_of_each_stage():
     cnn = CNN()
     assert list(stages(cnn.features)) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]
     digit = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
-    shapes = {s: tuple(feature_maps(cnn.features, digit, s, mean=0.13, std=0.31)["maps"].shape) for s in stages(cnn.features)}
+    shapes = {s: tuple(feature_maps(cnn.features, digit, s, mean=0.13, std=0.31)["maps"].shape)
+              for s in stages(cnn.features)}
     assert shapes == {"conv 1": (6, 24, 24), "ReLU 1": (6, 24, 24), "pool 1": (6, 12, 12),
                       "conv 2": (6, 8, 8), "ReLU 2": (6, 8, 8), "pool 2": (6, 4, 4)}
     relu = feature_maps(cnn.features, digit, "ReLU 1", mean=0.13, std=0.31)
