@@ -10,6 +10,10 @@ from course_utils.models.heads import build, freeze_body, make_run, param_groups
 from course_utils.models.transfer import BACKBONES, OFFLINE_BACKBONE, WeightsUnavailableError, backbone_table
 
 
+def final_linear(head: torch.nn.Module) -> torch.nn.Linear:
+    return [m for m in head.modules() if isinstance(m, torch.nn.Linear)][-1]
+
+
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_head_swap_gives_two_outputs(backbone):
     model = build(backbone, pretrained=False).eval()
@@ -113,7 +117,7 @@ def test_partial_freezing_keeps_the_lower_half_frozen_and_in_eval_mode():
 
 
 def test_head_from_imagenet_hotdog_row():
-    from course_utils.models.transfer import IMAGENET_HOTDOG, final_linear, head_from_imagenet_class, imagenet_classifier
+    from course_utils.models.transfer import IMAGENET_HOTDOG, head_from_imagenet_class, imagenet_classifier
     imagenet = imagenet_classifier()
     model = head_from_imagenet_class(build(pretrained=True), imagenet)
     head = final_linear(model.head)
@@ -123,7 +127,6 @@ def test_head_from_imagenet_hotdog_row():
 
 
 def test_new_heads_start_xavier_uniform_with_zero_bias():
-    from course_utils.models.transfer import final_linear
     head = final_linear(build(pretrained=False).head)
     limit = (6 / (head.in_features + head.out_features)) ** 0.5
     assert head.bias.abs().max() == 0 and head.weight.abs().max() <= limit

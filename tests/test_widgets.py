@@ -10,7 +10,7 @@ from torch import nn
 
 from course_utils import run
 from course_utils.data.folders import UploadError, read_upload
-from course_utils.models.inspect import feature_maps, stages
+from course_utils.widgets import feature_maps, stages
 from course_utils.models.mnist import CNN
 from course_utils.lessons.permutation import block_permutation
 from course_utils.lessons.schedules import decays, lr_curve
@@ -60,13 +60,14 @@ def test_feature_maps_of_each_stage():
     cnn = CNN()
     assert list(stages(cnn.features)) == ["conv 1", "ReLU 1", "pool 1", "conv 2", "ReLU 2", "pool 2"]
     digit = torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8)
-    shapes = {s: tuple(feature_maps(cnn.features, digit, s, mean=0.13, std=0.31).maps.shape) for s in stages(cnn.features)}
+    shapes = {s: tuple(feature_maps(cnn.features, digit, s, mean=0.13, std=0.31)["maps"].shape)
+              for s in stages(cnn.features)}
     assert shapes == {"conv 1": (6, 24, 24), "ReLU 1": (6, 24, 24), "pool 1": (6, 12, 12),
                       "conv 2": (6, 8, 8), "ReLU 2": (6, 8, 8), "pool 2": (6, 4, 4)}
     relu = feature_maps(cnn.features, digit, "ReLU 1", mean=0.13, std=0.31)
-    assert relu.maps.min() >= 0 and tuple(relu.filters.shape) == (6, 5, 5)
+    assert relu["maps"].min() >= 0 and tuple(relu["filters"].shape) == (6, 5, 5)
     conv = feature_maps(cnn.features, digit, "conv 1", mean=0.13, std=0.31)
-    assert torch.equal(conv.maps.clamp(min=0), relu.maps)             # the ReLU of the conv's maps
+    assert torch.equal(conv["maps"].clamp(min=0), relu["maps"])             # the ReLU of the conv's maps
     with pytest.raises(ValueError, match="unknown stage 'conv 3'"):
         feature_maps(cnn.features, digit, "conv 3")
 
@@ -104,20 +105,22 @@ def test_bad_uploads_get_a_message_not_a_traceback(content, message):
 
 
 def test_upload_verdict_and_the_widgets_build_headless(tmp_path, monkeypatch, capsys):
+    import ipywidgets as w
     from course_utils import widgets
     monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
     run.start_run("95_widgets")
     torch.manual_seed(0)
     model = nn.Sequential(nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(48, 2))
     classes = ["hotdog", "not-hotdog"]
-    image, text = widgets.upload_verdict(encoded(RGB.convert("L"), "PNG"), "mine.png", model, classes,
-                                         mean=(0.5,) * 3, std=(0.5,) * 3)
-    assert image.shape[0] == 3 and text.startswith("mine.png: ") and "p = " in text and "grayscale" in text
-    none, why = widgets.upload_verdict(b"nope", "x.txt", model, classes, mean=(0.5,) * 3, std=(0.5,) * 3)
-    assert none is None and "not an image" in why
     photos = [torch.randint(0, 256, (3, 60, 80), dtype=torch.uint8) for _ in range(3)]
     ui = widgets.is_it_a(model, photos, classes, mean=(0.5,) * 3, std=(0.5,) * 3, labels=[0, 1, 0])
     assert len(ui.children) == 2
+    upload, out = next(find(ui, w.FileUpload)), next(find(ui, w.Output))
+    browser_upload(upload, "mine.png", encoded(RGB.convert("L"), "PNG"))
+    text = shown_text(out)
+    assert "mine.png: " in text and "p = " in text and "grayscale" in text and len(out.outputs) == 2
+    browser_upload(upload, "x.txt", b"nope")
+    assert "not an image" in shown_text(out) and len(out.outputs) == 1
     cnn = CNN()
     digits = torch.randint(0, 256, (5, 1, 28, 28), dtype=torch.uint8)
     widgets.explore_feature_maps(cnn.features, digits, torch.arange(5), mean=0.13, std=0.31)

@@ -15,8 +15,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """``model`` in eval mode inside the ``with`` block, then back in the mode it was in
-    (a model's ``train()`` that keeps parts in eval mode, e.g. a frozen body, is respected)."""
+    """``model`` in eval mode inside the ``with`` block, then back in its mode (``train()``)."""
     was_training = model.training
     model.eval()
     try:

@@ -1,16 +1,5 @@
-"""The three AlexNets of notebook 04, which the course's sources mix up:
-
-* :class:`AlexNet2012`: the 2012 paper's net, 96-256-384-384-256 channels, conv2, conv4 and conv5
-  split in two groups (one per GPU), local response norm; 60,965,224 parameters. Its conv1 gives
-  55x55 only from a 227x227 input (or 224x224 with ``conv1_padding=2``).
-* :func:`torchvision_alexnet`: torchvision's one-GPU version ("One weird trick"),
-  64-192-384-256-256 channels, an adaptive pool to 6x6; 61,100,840 parameters.
-* :class:`AlexNetPadding1`: the paper's channels without groups or norms, conv1 padded by 1 (the
-  d2l book's version): 54, 26, 12, 12, 12, 5 and a 6,400-wide flatten from 224x224.
-
-A wrong input size fails with :class:`course_utils.lessons.arithmetic.InputSizeError`, naming the
-layer and the smallest input that works, instead of torch's bare shape error.
-"""
+"""Notebook 04's three AlexNets (the 2012 paper's, torchvision's, the d2l book's), whose size errors
+name the layer and the smallest input that works (``InputSizeError``)."""
 
 from __future__ import annotations
 
@@ -37,10 +26,8 @@ class _ExplainsSizes(nn.Module):
 
 
 class AlexNet2012(_ExplainsSizes):
-    """Krizhevsky, Sutskever and Hinton (2012) as one module: conv2, conv4 and conv5 use
-    ``groups=2`` (each GPU's half sees only its own half of the channels); each 4096-wide FC layer
-    was 2 x 2048. The local response norm has the paper's constants (PyTorch divides ``alpha`` by
-    ``size``, hence 5e-4). Input 227x227, or 224x224 with ``conv1_padding=2``."""
+    """The 2012 paper's net: conv2, 4 and 5 in two groups (one per GPU), local response norm (PyTorch
+    divides ``alpha`` by ``size``, hence 5e-4). Input 227x227, or 224x224 with ``conv1_padding=2``."""
 
     def __init__(self, num_classes: int = 1000, conv1_padding: int = 0, dropout: float = 0.5) -> None:
         super().__init__()
@@ -61,9 +48,8 @@ class AlexNet2012(_ExplainsSizes):
 
 
 class AlexNetPadding1(_ExplainsSizes):
-    """The paper's channels without groups or norms, conv1 padded by 1: from 224x224 the maps are
-    54, 26, 26, 12, 12, 12, 12, 5 and the flatten is 256x5x5 = 6,400. The d2l book builds it for
-    Fashion-MNIST resized to 224 (``in_channels=1, num_classes=10``)."""
+    """The d2l book's: the paper's channels without groups or norms, conv1 padded by 1; from 224x224
+    the flatten is 256x5x5 = 6,400."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 1000, dropout: float = 0.5) -> None:
         super().__init__()
@@ -84,16 +70,12 @@ class ExplainedAlexNet(_ExplainsSizes, tv_models.AlexNet):
     """torchvision's AlexNet with explained size errors."""
 
     display_name = "AlexNet"
-
-    def _forward(self, x: Tensor) -> Tensor:
-        return tv_models.AlexNet.forward(self, x)
+    _forward = tv_models.AlexNet.forward
 
 
 def torchvision_alexnet(num_classes: int = 1000) -> ExplainedAlexNet:
-    """torchvision's AlexNet, randomly initialised (61,100,840 parameters for 1000 classes)."""
-    model = tv_models.alexnet(weights=None, num_classes=num_classes)
-    model.__class__ = ExplainedAlexNet   # the same weights and all, with the explaining forward
-    return model  # type: ignore[return-value]
+    """torchvision's one-GPU AlexNet, randomly initialised (61,100,840 parameters)."""
+    return ExplainedAlexNet(num_classes=num_classes)
 
 
 def three_alexnets() -> dict[str, tuple[nn.Module, tuple[int, int, int]]]:
