@@ -5,12 +5,12 @@ writer; full or read-only disks are said in one sentence."""
 from __future__ import annotations
 
 import errno
-import glob
 import json
 import os
 import re
 import secrets
 import shutil
+from contextlib import suppress
 from pathlib import Path
 
 #: The last part of a temporary's name: what it is for.
@@ -36,14 +36,16 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in _FULL
 
 
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest parent that exists."""
+    return next(p for p in (path, *path.parents) if p.exists())
+
+
 def disk_full(dest: Path, what: str = "") -> DiskFullError:
     """The one-sentence error for ``dest`` not fitting on its disk (nothing was left behind)."""
     folder = Path(dest).parent
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
     try:
-        free = f" ({shutil.disk_usage(existing).free / 1e6:,.0f} MB free)"
+        free = f" ({shutil.disk_usage(nearest_existing(folder)).free / 1e6:,.0f} MB free)"
     except OSError:
         free = ""
     return DiskFullError(errno.ENOSPC, (
@@ -74,18 +76,13 @@ def remove_stale_temporaries(dest: Path) -> None:
     """Delete the temporaries of ``dest`` (:func:`temporary_name`) whose process is gone; one
     that cannot be deleted (a read-only folder) is left without a word."""
     dest = Path(dest)
-    name = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.({'|'.join(KINDS)})")
-    try:
-        candidates = list(dest.parent.glob(f".{glob.escape(dest.name)}.*"))
-    except OSError:
-        return
-    for temp in candidates:
-        match = name.fullmatch(temp.name)
-        if match is not None and int(match[1]) != os.getpid() and not _pid_alive(int(match[1])):
-            try:
-                remove(temp)
-            except OSError:
-                pass
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.({'|'.join(KINDS)})")
+    with suppress(OSError):
+        for name in os.listdir(dest.parent):
+            match = pattern.fullmatch(name)
+            if match is not None and int(match[1]) != os.getpid() and not _pid_alive(int(match[1])):
+                with suppress(OSError):
+                    remove(dest.parent / name)
 
 
 def remove(path: Path) -> None:

@@ -80,19 +80,13 @@ class Run:
                 raise KeyError(f"headline names metrics that were not recorded: {', '.join(missing)}")
             data["headline"] = list(headline)
         standins = [u for u in self.uses if u.standin]
-        data.update(
-            notebook=self.notebook,
-            mode=settings.mode(),
-            device=str(self.device) if self.device is not None else data.get("device") or "unknown",
-            seconds=round(time.perf_counter() - self.start, 2) if self.start is not None else None,
-            torch=torch.__version__,
-            python=platform.python_version(),
-            recorded=time.strftime("%Y-%m-%d %H:%M:%S"),
-            data=[f"{u.dataset}: {shown_source(u.source)}" for u in self.uses],
-            standin=bool(standins),
-            standin_reasons=[f"{u.dataset}: {u.reason}" for u in standins],
-            course_data=all(u.course_data and not u.standin for u in self.uses),
-        )
+        data.update(notebook=self.notebook, mode=settings.mode(), torch=torch.__version__,
+                    python=platform.python_version(), recorded=time.strftime("%Y-%m-%d %H:%M:%S"),
+                    device=str(self.device) if self.device is not None else data.get("device") or "unknown",
+                    seconds=round(time.perf_counter() - self.start, 2) if self.start is not None else None,
+                    data=[f"{u.dataset}: {shown_source(u.source)}" for u in self.uses],
+                    standin=bool(standins), standin_reasons=[f"{u.dataset}: {u.reason}" for u in standins],
+                    course_data=all(u.course_data and not u.standin for u in self.uses))
         write_json(path, data)
         return data
 

@@ -14,17 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from course_utils.files import ReadOnlyError
+from course_utils.files import ReadOnlyError, nearest_existing
 
 #: The folder that holds the ``course_utils`` package.
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 _noted: set[str] = set()
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"", "0", "false", "no", "off"}
-#: The course's figure styles (matplotlib style sheets in ``course_utils/styles/``).
-STYLES = ("paper", "slides")
-#: Figure file formats the course writes.
-FORMATS = ("png", "svg", "pdf")
+#: The figure styles (``course_utils/styles/<name>.mplstyle``) and file formats.
+STYLES, FORMATS = ("paper", "slides"), ("png", "svg", "pdf")
 #: Every setting the course reads.
 NAMES = ("COURSE_SMOKE", "COURSE_DEVICE", "COURSE_HOME", "COURSE_DATA", "COURSE_RESULTS",
          "COURSE_FIGURES", "COURSE_CACHE", "COURSE_FIGURE_FORMATS", "COURSE_FIGURE_STYLE",
@@ -62,40 +58,33 @@ def checkout() -> Path | None:
     return None
 
 
-def _absolute(name: str, value: str) -> Path:
-    """``value`` as an absolute path; a relative one is taken from the launch folder."""
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        if "PWD" not in os.environ:
-            raise SettingError(
-                f"{name}={value!r} is a relative path, and the folder it is relative to is "
-                f"unknown here (no PWD: a Jupyter kernel runs in the notebook's folder). "
-                f"Give an absolute path, e.g. {name}={Path(value).resolve()}")
-        path = _launch_dir() / path
-    return path.resolve()
+def _folder_setting(name: str, default: Path) -> Path:
+    """Setting ``name``, else ``default``; a relative path is taken from the launch folder, and
+    one that names a file is refused."""
+    value = given(name)
+    path = Path(value).expanduser() if value else default
+    if value and not path.is_absolute() and "PWD" not in os.environ:
+        raise SettingError(
+            f"{name}={value!r} is a relative path, and the folder it is relative to is "
+            f"unknown here (no PWD: a Jupyter kernel runs in the notebook's folder). "
+            f"Give an absolute path, e.g. {name}={path.resolve()}")
+    if value:
+        path = (_launch_dir() / path).resolve()   # an absolute path stays as it is
+    if path.exists() and not path.is_dir():
+        raise SettingError(f"{name} points at {path}, which is a file, not a folder. Set {name} "
+                           f"to a folder (it is created when missing), or unset it.")
+    return path
 
 
 def _per_user(name: str, xdg: str, default: str) -> Path:
     """Setting ``name``, else ``$<xdg>/pytorch-course``, else ``~/<default>/pytorch-course``."""
-    value = given(name)
-    if value:
-        return _absolute(name, value)
     base = os.environ.get(xdg)
-    return (Path(base) if base else Path.home() / default) / "pytorch-course"
+    return _folder_setting(name, (Path(base) if base else Path.home() / default) / "pytorch-course")
 
 
 def home() -> Path:
     """The checkout in use, else ``COURSE_HOME``, else the per-user data folder."""
     return checkout() or _per_user("COURSE_HOME", "XDG_DATA_HOME", ".local/share")
-
-
-def _folder_setting(name: str, default: Path) -> Path:
-    value = given(name)
-    path = _absolute(name, value) if value else default
-    if path.exists() and not path.is_dir():
-        raise SettingError(f"{name} points at {path}, which is a file, not a folder. Set {name} "
-                           f"to a folder (it is created when missing), or unset it.")
-    return path
 
 
 def data_root() -> Path:
@@ -129,15 +118,8 @@ def figures_root() -> Path:
 
 def is_writable(folder: Path) -> bool:
     """True when a file can be created in ``folder`` (or its nearest existing parent)."""
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    if not probe.is_dir():
-        return False
     try:
-        with tempfile.NamedTemporaryFile(dir=probe, prefix=".course-write-test-"):
+        with tempfile.NamedTemporaryFile(dir=nearest_existing(folder), prefix=".course-write-test-"):
             return True
     except OSError:
         return False
@@ -172,9 +154,9 @@ def is_smoke() -> bool:
     """``COURSE_SMOKE``: ``1``, ``true``, ``yes``, ``on`` for the shrunken test run; unset, empty,
     ``0``, ``false``, ``no``, ``off`` for the full run; anything else raises."""
     value = given("COURSE_SMOKE").lower()
-    if value in _TRUE:
+    if value in ("1", "true", "yes", "on"):
         return True
-    if value in _FALSE:
+    if value in ("", "0", "false", "no", "off"):
         return False
     raise SettingError(f"COURSE_SMOKE={os.environ['COURSE_SMOKE']!r} is neither on nor off: use "
                        f"COURSE_SMOKE=1 for the smoke run or COURSE_SMOKE=0 (or unset it) for "
