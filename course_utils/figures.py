@@ -21,13 +21,8 @@ from course_utils import plots
 FORMAT, VERSION = "course_utils.runs", 1
 #: The drawing functions a saved run may name.
 KINDS: dict[str, Callable[..., Figure]] = {
-    "images": plots.show_images,
-    "curves": plots.plot_curves,
-    "lines": plots.plot_lines,
-    "bars": plots.bar_chart,
-    "confusion": plots.plot_confusion,
-    "feature_maps": plots.show_feature_maps,
-}
+    "images": plots.show_images, "curves": plots.plot_curves, "lines": plots.plot_lines,
+    "bars": plots.bar_chart, "confusion": plots.plot_confusion, "feature_maps": plots.show_feature_maps}
 #: Thumbnails are kept at most this many pixels on a side.
 THUMBNAIL = 160
 

@@ -34,9 +34,7 @@ def format_table(rows: list[dict], floatfmt: str = ".4f", formats: Mapping[str, 
 
     cells = [[fmt(r.get(c, ""), c) for c in cols] for r in rows]
     widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
-                               enumerate(zip(row, widths))).rstrip())
-    return "\n".join(lines)
+    head = "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()
+    body = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip()
+            for row in cells]
+    return "\n".join([head, "  ".join("-" * w for w in widths), *body])

@@ -99,10 +99,8 @@ def shown_source(source: str) -> str:
     # as named first (CI links data/ to a copy elsewhere), then with every link followed
     for path, top in ((Path(os.path.abspath(source)), Path(os.path.abspath(root))),
                       (Path(source).resolve(), root.resolve())):
-        try:
+        if path.is_relative_to(top):
             return path.relative_to(top).as_posix()
-        except ValueError:
-            continue
     return source
 
 
@@ -118,8 +116,7 @@ def start_run(notebook: str, device: torch.device | str | None = None) -> Run:
 
 
 def current() -> Run:
-    """The run :func:`start_run` started last; before any, a scratch run named by
-    ``COURSE_NOTEBOOK``."""
+    """The run :func:`start_run` started last, else a scratch run named by ``COURSE_NOTEBOOK``."""
     global _current
     if _current is None:
         _current = Run(settings.given("COURSE_NOTEBOOK") or "scratch", None, settings.is_smoke(), start=None)
@@ -139,7 +136,6 @@ def note_data(use: DataUse) -> DataUse:
 
 
 def save_figure(fig: Figure, name: str, formats: Sequence[str] | None = None) -> list[Path]:
-    """Save ``fig`` as ``<figures root>/<notebook>/<name>.<fmt>`` in the current run's style,
-    without keeping its data."""
+    """Save ``fig`` as ``<figures root>/<notebook>/<name>.<fmt>`` without keeping its data."""
     with plots.style(settings.figure_style()):
         return plots.write_figure(fig, current().figures_dir(), name, formats)

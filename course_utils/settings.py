@@ -39,8 +39,7 @@ def given(name: str) -> str:
 
 
 def _launch_dir() -> Path:
-    """The shell's ``PWD`` when it names a folder (a kernel runs in the notebook's folder but
-    inherits it), else the working directory."""
+    """The shell's ``PWD`` (a kernel inherits it) when it names a folder, else the working directory."""
     pwd = os.environ.get("PWD")
     if pwd and Path(pwd).is_absolute() and Path(pwd).is_dir():
         return Path(pwd)
@@ -48,8 +47,7 @@ def _launch_dir() -> Path:
 
 
 def checkout() -> Path | None:
-    """The checkout in use: the one the package was imported from, else the one the working
-    directory or the launch folder is in, else None."""
+    """The checkout the package was imported from, else the one the working or launch folder is in."""
     here, launched = Path.cwd().resolve(), _launch_dir().resolve()
     for folder in (PACKAGE_PARENT, here, *here.parents, launched, *launched.parents):
         if ((folder / "course_utils" / "__init__.py").is_file() and (folder / "notebooks").is_dir()
@@ -59,8 +57,7 @@ def checkout() -> Path | None:
 
 
 def _folder_setting(name: str, default: Path) -> Path:
-    """Setting ``name``, else ``default``; a relative path is taken from the launch folder, and
-    one that names a file is refused."""
+    """Setting ``name`` (a relative path: from the launch folder; never a file), else ``default``."""
     value = given(name)
     path = Path(value).expanduser() if value else default
     if value and not path.is_absolute() and "PWD" not in os.environ:
@@ -128,21 +125,20 @@ def is_writable(folder: Path) -> bool:
 def writable_dir(preferred: Path, purpose: str) -> Path:
     """``preferred``, created, when it can be written, else the same place in the per-user cache
     (said once per purpose); :class:`ReadOnlyError` when neither can."""
-    if is_writable(preferred):
-        preferred.mkdir(parents=True, exist_ok=True)
-        return preferred
-    cache = _per_user("COURSE_CACHE", "XDG_CACHE_HOME", ".cache")
-    fallback = cache / "readonly" / str(preferred)[len(preferred.anchor):]
-    if not is_writable(fallback):
-        raise ReadOnlyError(errno.EROFS, (
-            f"{preferred} is read-only, and so is the course's cache {cache}: {purpose} "
-            f"have nowhere to go. Set COURSE_CACHE to a folder you can write to."))
-    if purpose not in _noted:
-        _noted.add(purpose)
-        print(f"note: {preferred} is read-only; {purpose} go to {fallback} instead.",
-              file=sys.stderr, flush=True)
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback
+    folder = preferred
+    if not is_writable(preferred):
+        cache = _per_user("COURSE_CACHE", "XDG_CACHE_HOME", ".cache")
+        folder = cache / "readonly" / str(preferred)[len(preferred.anchor):]
+        if not is_writable(folder):
+            raise ReadOnlyError(errno.EROFS, (
+                f"{preferred} is read-only, and so is the course's cache {cache}: {purpose} "
+                f"have nowhere to go. Set COURSE_CACHE to a folder you can write to."))
+        if purpose not in _noted:
+            _noted.add(purpose)
+            print(f"note: {preferred} is read-only; {purpose} go to {folder} instead.",
+                  file=sys.stderr, flush=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def checkpoints_dir() -> Path:
@@ -151,8 +147,8 @@ def checkpoints_dir() -> Path:
 
 
 def is_smoke() -> bool:
-    """``COURSE_SMOKE``: ``1``, ``true``, ``yes``, ``on`` for the shrunken test run; unset, empty,
-    ``0``, ``false``, ``no``, ``off`` for the full run; anything else raises."""
+    """``COURSE_SMOKE``: on (``1``, ``true``, ``yes``, ``on``) or off (unset, ``0``, ``false``,
+    ``no``, ``off``); anything else raises."""
     value = given("COURSE_SMOKE").lower()
     if value in ("1", "true", "yes", "on"):
         return True
