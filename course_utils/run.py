@@ -128,8 +128,8 @@ def note_data(use: DataUse) -> DataUse:
     run = current()
     if use not in run.uses:
         run.uses.append(use)
-        log = settings.standin_log()
-        if use.standin and log is not None:
+        log = settings.given("COURSE_STANDIN_LOG")
+        if use.standin and log:
             with open(log, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"notebook": run.notebook, **asdict(use)}) + "\n")
     return use

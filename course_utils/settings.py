@@ -32,7 +32,7 @@ class SettingError(ValueError):
 
 
 def given(name: str) -> str:
-    """The text a setting was given (stripped; empty when unset), for messages that quote it."""
+    """The text a setting was given (stripped; empty when unset)."""
     if name not in NAMES:
         raise KeyError(f"{name} is not a setting of the course (they are: {', '.join(NAMES)})")
     return os.environ.get(name, "").strip()
@@ -172,12 +172,6 @@ def pick(full, smoke):
 def device_setting() -> str:
     """``COURSE_DEVICE`` as given; :func:`course_utils.device.get_device` checks it."""
     return given("COURSE_DEVICE")
-
-
-def standin_log() -> Path | None:
-    """The file named by ``COURSE_STANDIN_LOG`` that stand-in data sets are logged to, or None."""
-    value = given("COURSE_STANDIN_LOG")
-    return Path(value) if value else None
 
 
 def figure_style() -> str:
