@@ -80,7 +80,7 @@ def remove_stale_temporaries(dest: Path) -> None:
     with suppress(OSError):
         for name in os.listdir(dest.parent):
             match = pattern.fullmatch(name)
-            if match is not None and int(match[1]) != os.getpid() and not _pid_alive(int(match[1])):
+            if match is not None and not _pid_alive(int(match[1])):   # this process's is alive too
                 with suppress(OSError):
                     remove(dest.parent / name)
 

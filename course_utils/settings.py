@@ -1,10 +1,7 @@
-"""Every ``COURSE_*`` setting, read and checked here and nowhere else, and the folders they choose.
-
-``COURSE_SMOKE``, ``COURSE_DEVICE``, ``COURSE_HOME``, ``COURSE_DATA``, ``COURSE_RESULTS``,
-``COURSE_FIGURES``, ``COURSE_CACHE``, ``COURSE_FIGURE_FORMATS``, ``COURSE_FIGURE_STYLE``,
-``COURSE_NOTEBOOK``, ``COURSE_STANDIN_LOG`` (README.md, "Where things go"). A value that cannot
-be used raises :class:`SettingError` naming it.
-"""
+"""Every ``COURSE_*`` setting, read and checked here only (a bad value raises :class:`SettingError`),
+and the folders they choose: ``COURSE_SMOKE``, ``COURSE_DEVICE``, ``COURSE_HOME``, ``COURSE_DATA``,
+``COURSE_RESULTS``, ``COURSE_FIGURES``, ``COURSE_CACHE``, ``COURSE_FIGURE_FORMATS``,
+``COURSE_FIGURE_STYLE``, ``COURSE_NOTEBOOK``, ``COURSE_STANDIN_LOG`` (README.md, "Where things go")."""
 
 from __future__ import annotations
 
