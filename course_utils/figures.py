@@ -1,17 +1,6 @@
-"""Figures that can be redrawn in seconds, without data or training: saved runs.
-
-A notebook makes each figure with ``run.figure`` (:mod:`course_utils.run`): it names a drawing
-function of :mod:`course_utils.plots` and hands it plain data (training histories, confusion
-matrices, small tables, a few thumbnails). The data is kept, JSON-encoded (this module), in the
-notebook's saved run ``<results>/<notebook>.runs.json``, and the figure is drawn *from the kept
-data*, so ``python -m course_utils.instructor --figures-only``
-(:mod:`course_utils.instructor.redraw`) gives the same figure, pixel for pixel, in any style or
-format.
-
-Why JSON: the files are small (a few hundred kB per notebook: histories and tables, with
-image thumbnails as PNG), safe to load (no pickle), readable, versioned by a ``version`` field,
-and diff well in git.
-"""
+"""Saved runs: the plain data each figure was drawn from, JSON-encoded (no pickle, versioned, a
+few hundred kB per notebook), so :mod:`course_utils.instructor.redraw` draws the same figure again
+without data or training, in any style or format."""
 
 from __future__ import annotations
 
@@ -32,17 +21,12 @@ from course_utils import plots
 FORMAT, VERSION = "course_utils.runs", 1
 #: The drawing functions a saved run may name.
 KINDS: dict[str, Callable[..., Figure]] = {
-    "images": plots.show_images,
-    "curves": plots.plot_curves,
-    "lines": plots.plot_lines,
-    "bars": plots.bar_chart,
-    "confusion": plots.plot_confusion,
-    "feature_maps": plots.show_feature_maps,
-}
+    "images": plots.show_images, "curves": plots.plot_curves, "lines": plots.plot_lines,
+    "bars": plots.bar_chart, "confusion": plots.plot_confusion, "feature_maps": plots.show_feature_maps}
 #: Thumbnails are kept at most this many pixels on a side.
 THUMBNAIL = 160
 
-# ------------------------------------------------------------------------------ encoding
+
 def _png(image: Tensor) -> str:
     array = image.permute(1, 2, 0).numpy()
     buffer = io.BytesIO()
@@ -73,8 +57,6 @@ def encode(value: Any) -> Any:
         return [encode(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, torch.device):
-        return str(value)
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise TypeError(f"a saved run holds plain data; got {type(value).__name__}")
@@ -93,35 +75,28 @@ def decode(value: Any) -> Any:
     return value
 
 
-def thumbnails(images: Tensor, mean=None, std=None, size: int = THUMBNAIL) -> Tensor:
-    """Images for a saved run: uint8 (denormalised with ``mean``/``std`` when float), and at
-    most ``size`` pixels on a side."""
-    if images.dtype != torch.uint8:
-        images = torch.from_numpy((plots.to_display(images, mean, std) * 255).round().astype(np.uint8))
-        images = images.permute(0, 3, 1, 2)
-    images = images.detach().cpu()
-    h, w = images.shape[2:]
-    if max(h, w) > size:
-        from torchvision.transforms.v2 import functional as TF
-
-        images = TF.resize(images, [round(h * size / max(h, w)), round(w * size / max(h, w))], antialias=True)
-    return images.contiguous()
-
-
-# ------------------------------------------------------------------------------ drawing
 def spec(kind: str, caption: str, data: dict) -> dict:
-    """What a saved run keeps of one figure: its kind, caption and data, JSON-encoded (image
-    batches as thumbnails: :func:`thumbnails`)."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown figure kind {kind!r}; choose one of {', '.join(KINDS)}")
+    """What a saved run keeps of one figure: kind, caption and data; images as uint8 thumbnails
+    (float ones denormalised with ``mean``/``std``), at most :data:`THUMBNAIL` pixels on a side."""
     if kind == "images":
         data = dict(data)
-        data["images"] = thumbnails(data["images"], data.pop("mean", None), data.pop("std", None))
+        images, mean, std = data["images"], data.pop("mean", None), data.pop("std", None)
+        if images.dtype != torch.uint8:
+            images = torch.from_numpy((plots.to_display(images, mean, std) * 255).round().astype(np.uint8))
+            images = images.permute(0, 3, 1, 2)
+        images = images.detach().cpu()
+        h, w = images.shape[2:]
+        if max(h, w) > THUMBNAIL:
+            from torchvision.transforms.v2 import functional as TF
+
+            size = [round(h * THUMBNAIL / max(h, w)), round(w * THUMBNAIL / max(h, w))]
+            images = TF.resize(images, size, antialias=True)
+        data["images"] = images.contiguous()
     return {"kind": kind, "caption": caption, "data": json.loads(json.dumps(encode(data)))}
 
 
 def draw(spec: dict) -> Figure:
-    """The figure a spec describes (``{"kind", "data", ...}``), in the current style."""
+    """The figure a spec describes, in the current style."""
     kind = spec["kind"]
     if kind not in KINDS:
         raise ValueError(f"a saved figure of unknown kind {kind!r} (known: {', '.join(KINDS)})")

@@ -1,11 +1,4 @@
-"""Each notebook's record, ``<results>/<notebook>.json``, read back; tables for printing.
-
-A record (written by ``run.record``, :meth:`course_utils.run.Run.record`) says what it was
-measured on: mode, device, torch and Python versions, the data it used, and whether any of that
-data was a stand-in (``standin`` with the reasons). Where the records go is
-:func:`course_utils.settings.results_root`: ``build/results/`` for a student's own runs; only the
-instructor's build puts them into the committed ``results/``.
-"""
+"""Records (``<results>/<notebook>.json``, written by ``run.record``) read back; tables for printing."""
 
 from __future__ import annotations
 
@@ -17,18 +10,15 @@ from course_utils import settings
 
 
 def load_results(directory: Path | str | None = None) -> dict[str, dict]:
-    """All results files in ``directory`` (default :func:`course_utils.settings.results_root`), by notebook name
-    (saved runs, ``*.runs.json``, are not records)."""
+    """The records in ``directory`` (default: the results root) by notebook name, saved runs left out."""
     directory = Path(directory) if directory is not None else settings.results_root()
     return {p.stem: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))
             if not p.name.endswith(".runs.json")}
 
 
 def format_table(rows: list[dict], floatfmt: str = ".4f", formats: Mapping[str, str] | None = None) -> str:
-    """A plain-text table of ``rows`` (dicts with the same keys), for printing in a notebook.
-
-    Floats print with ``floatfmt``, or with ``formats[column]`` for the columns it names
-    (e.g. ``{"seconds": ".1f"}``)."""
+    """A plain-text table of ``rows`` (dicts with the same keys); floats print with ``floatfmt``, or
+    with ``formats[column]`` for the columns it names (e.g. ``{"seconds": ".1f"}``)."""
     if not rows:
         return ""
     cols = list(rows[0])
@@ -44,9 +34,7 @@ def format_table(rows: list[dict], floatfmt: str = ".4f", formats: Mapping[str, 
 
     cells = [[fmt(r.get(c, ""), c) for c in cols] for r in rows]
     widths = [max(len(str(c)), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in cells:
-        lines.append("  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
-                               enumerate(zip(row, widths))).rstrip())
-    return "\n".join(lines)
+    head = "  ".join(str(c).ljust(w) for c, w in zip(cols, widths)).rstrip()
+    body = ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip()
+            for row in cells]
+    return "\n".join([head, "  ".join("-" * w for w in widths), *body])

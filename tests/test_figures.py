@@ -20,14 +20,20 @@ HISTORY = {"epoch": [1, 2, 3], "test_acc": [0.5, 0.61, 0.7], "step_loss": [2.3, 
 def every_kind():
     """One figure of every kind, as a notebook would make them."""
     g = torch.Generator().manual_seed(0)
-    current().keep_figure("digits", "images", caption="digits", images=torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8, generator=g),
+    figure = current().figure
+    figure("digits", plots.show_images, caption="digits",
+           images=torch.randint(0, 256, (6, 1, 28, 28), dtype=torch.uint8, generator=g),
            titles=[str(i) for i in range(6)], ncols=3)
-    current().keep_figure("photos", "images", caption="photos, normalised floats, shrunk to thumbnails",
+    figure("photos", plots.show_images, caption="photos, normalised floats, shrunk to thumbnails",
            images=torch.randn(2, 3, 224, 224, generator=g), mean=(0.5,) * 3, std=(0.5,) * 3, ncols=2)
-    current().keep_figure("curves", "curves", caption="curves", runs={"a": HISTORY, "b": HISTORY}, metric="test_acc")
-    current().keep_figure("bars", "bars", caption="bars", values={"FC": {"x": 0.8, "y": 0.9}}, errors={"FC": {"x": float("nan"), "y": 0.01}})
-    current().keep_figure("confusion", "confusion", caption="confusion", confusion=torch.tensor([[5, 1], [2, 7]]), classes=["a", "b"])
-    current().keep_figure("lines", "lines", caption="lines", x=[0, 1, 2], lines={"lr": [0.1, 0.2, 0.05]}, mark_x=1.0)
+    figure("curves", plots.plot_curves, caption="curves", runs={"a": HISTORY, "b": HISTORY},
+           metric="test_acc")
+    figure("bars", plots.bar_chart, caption="bars", values={"FC": {"x": 0.8, "y": 0.9}},
+           errors={"FC": {"x": float("nan"), "y": 0.01}})
+    figure("confusion", plots.plot_confusion, caption="confusion", confusion=torch.tensor([[5, 1], [2, 7]]),
+           classes=["a", "b"])
+    figure("lines", plots.plot_lines, caption="lines", x=[0, 1, 2], lines={"lr": [0.1, 0.2, 0.05]},
+           mark_x=1.0)
 
 
 def runs_path(notebook=None):
@@ -141,8 +147,10 @@ def test_figures_only_names_a_damaged_saved_run_and_redraws_the_others(tmp_path,
     for name in ("01_a", "02_b", "03_c"):
         make_notebook(tmp_path / "nb" / f"{name}.ipynb", ["x = 1"])
         start_run(name)
-        current().keep_figure("curves", "curves", caption="curves", runs={"a": HISTORY}, metric="test_acc")
-        current().keep_figure("digits", "images", caption="digits", images=torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
+        current().figure("curves", plots.plot_curves, caption="curves", runs={"a": HISTORY},
+                         metric="test_acc")
+        current().figure("digits", plots.show_images, caption="digits",
+                         images=torch.zeros(2, 1, 28, 28, dtype=torch.uint8))
         plt.close("all")
     runs = runs_path("02_b")
     saved = json.loads(runs.read_text())

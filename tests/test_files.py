@@ -14,7 +14,7 @@ from typing import Callable
 import pytest
 import torch
 
-from course_utils import files
+from course_utils import files, settings
 from course_utils.data import cifar
 from course_utils.data.download import download, extract_zip
 from course_utils.files import DiskFullError, ReadOnlyError
@@ -124,6 +124,7 @@ def test_extraction_onto_a_full_disk_is_one_sentence_and_leaves_nothing(tmp_path
 
 def test_cifar_cache_on_a_full_disk_says_the_disk_is_full(tmp_path, tiny_disk, read_only,
                                                          monkeypatch, capsys):
+    monkeypatch.setattr(settings, "_noted", set())   # its once-only note must not silence later tests
     images = write_export(tmp_path / "root", "train", "png")
     root = read_only(tmp_path / "root")          # so the cache goes to COURSE_CACHE:
     cache = tiny_disk(64)                        # a disk too small for it
