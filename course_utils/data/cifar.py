@@ -130,7 +130,7 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     """One split of the image-folder export, (images uint8 (N,3,32,32), labels): from an up-to-date
     cache, else ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
     folder = root / FOLDER / split
-    files, labels = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")[1:]
+    _, files, labels = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
     source = fingerprint(files, folder)
     path = cache_path(root, split) if cache else None
     if path is not None:
@@ -197,7 +197,7 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
         return ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
 
     data = smoke_split(read, dataset="CIFAR-10", split=split, smoke=smoke, sizes=SMOKE_SIZES,
-                       shape=(3, 32, 32), classes=CIFAR10_CLASSES, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+                       standin=((3, 32, 32), CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD),
                        reason=lambda exc: f"no {root / ARCHIVE} and no {root / FOLDER}/"
                                           + (f"; the download failed: {exc.cause}" if exc.cause else ""))
     return data.to(device)

@@ -10,7 +10,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -41,14 +41,6 @@ class FolderLayoutError(CorruptDataError):
         self.path = path
 
 
-class FolderListing(NamedTuple):
-    """One split of an image folder: its classes, every image file in class order, the labels."""
-
-    classes: list[str]
-    files: list[Path]
-    labels: Tensor
-
-
 def _entries(folder: Path) -> tuple[list[str], list[str]]:
     """(files, folders) in ``folder``, sorted, system files skipped; a dead link is named."""
     files, folders = [], []
@@ -62,8 +54,8 @@ def _entries(folder: Path) -> tuple[list[str], list[str]]:
             elif entry.is_file():
                 files.append(entry.name)
             elif entry.is_symlink():
-                raise FolderLayoutError(path, f"a symbolic link to {os.readlink(path)}, which does "
-                                              f"not exist", "Fix the link, or remove it.")
+                raise FolderLayoutError(path, f"a symbolic link to {os.readlink(path)}, which does not exist",
+                                        "Fix the link, or remove it.")
         except OSError as exc:   # ELOOP: a link that leads back to itself
             itself = ": it points back to itself" if exc.errno == errno.ELOOP else ""
             raise FolderLayoutError(path, f"a symbolic link that cannot be followed ({exc.strerror}{itself})",
@@ -77,17 +69,16 @@ def class_folders(folder: Path) -> list[str]:
 
 
 def list_split(folder: Path, classes: Sequence[str] | None = None, *,
-               dataset: str = "The image folder") -> FolderListing:
-    """Every image of ``folder/<class>/`` with its label; ``classes`` fixes the classes and their
-    order (default: the sorted subfolders). A missing, empty or extra class folder, fewer than two
-    classes, or a file that is not an image raises an error naming it."""
+               dataset: str = "The image folder") -> tuple[list[str], list[Path], Tensor]:
+    """(classes, every image of ``folder/<class>/`` in class order, labels); ``classes`` fixes the
+    classes and their order (default: the sorted subfolders). A missing, empty or extra class
+    folder, fewer than two classes, or a file that is not an image raises an error naming it."""
     if not folder.is_dir():
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         expected = [f"{c}/*.jpg" for c in classes] if classes else ["<class>/*.jpg (one folder per class)"]
         raise DataMissingError(dataset, folder, expected, why=f"is incomplete: {folder} {what}")
     found = class_folders(folder)
-    if classes is None:
-        classes = found
+    classes = found if classes is None else classes
     missing = [c for c in classes if c not in found]
     extra = [c for c in found if c not in classes]
     if missing:
@@ -102,24 +93,21 @@ def list_split(folder: Path, classes: Sequence[str] | None = None, *,
         raise DataMissingError(dataset, folder, ["<class A>/", "<class B>/"],
                                why=f"needs at least 2 class folders in {folder}, it has "
                                    f"{len(classes)} ({', '.join(classes) or 'none'})")
-    files: list[Path] = []
-    labels: list[int] = []
+    files, labels = [], []
     for label, name in enumerate(classes):
         entries, inner = _entries(folder / name)
         if inner:
             below = os.walk(folder / name / inner[0])
             count = sum(n.lower().endswith(IMAGE_SUFFIXES) for _, _, names in below for n in names)
             raise FolderLayoutError(
-                folder / name / inner[0],
-                f"a folder inside the class folder {folder / name}, holding {count} image(s) that "
-                f"would not be read (the course reads the images directly inside each class folder"
-                f"{'; this one has none besides it' if not entries else ''})",
+                folder / name / inner[0], f"a folder inside the class folder {folder / name}, holding "
+                f"{count} image(s) that would not be read (the course reads the images directly inside each "
+                f"class folder{'; this one has none besides it' if not entries else ''})",
                 f"Move its images up into {folder / name}, or move it out of the data folder.")
         others = [n for n in entries if not n.lower().endswith(IMAGE_SUFFIXES)]
         if others:
-            raise NotAnImageError(folder / name / others[0],
-                                  f"not an image file (the course reads {', '.join(IMAGE_SUFFIXES)})",
-                                  advice=FIX_IT)
+            raise NotAnImageError(folder / name / others[0], f"not an image file (the course reads "
+                                                             f"{', '.join(IMAGE_SUFFIXES)})", advice=FIX_IT)
         if not entries:
             raise DataMissingError(dataset, folder / name, ["*.jpg (or another image type)"],
                                    why=f"has an empty class folder: {folder / name} holds no images",
@@ -127,7 +115,7 @@ def list_split(folder: Path, classes: Sequence[str] | None = None, *,
                                         "class fewer; add its images or remove the folder.")
         files += [folder / name / n for n in entries]
         labels += [label] * len(entries)
-    return FolderListing(list(classes), files, torch.tensor(labels, dtype=torch.long))
+    return list(classes), files, torch.tensor(labels, dtype=torch.long)
 
 
 def fingerprint(files: Sequence[Path], relative_to: Path) -> str:

@@ -3,6 +3,7 @@ folder as is, else ``hotdog.zip`` (sha1-verified, downloaded when absent) extrac
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from course_utils.data.download import check_file, download, extract_zip
@@ -10,7 +11,7 @@ from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove_stale_temporaries
-from course_utils.settings import data_root, is_smoke, is_writable, writable_dir
+from course_utils.settings import data_root, is_writable, writable_dir
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/hotdog.zip"
 SHA1 = "fba480ffa8aa7e0febbb511d181409f899b9baa5"
@@ -63,11 +64,10 @@ def load_hotdog(split: str = "train", *, root: Path | str | None = None,
 
     def read() -> ImageList:
         data = read_split(ensure_hotdog(root), split, CLASSES, dataset=DATASET, course_data=True)
-        data.name = f"hot dog {split}"
-        return data
+        return replace(data, name=f"hot dog {split}")
 
-    data = smoke_split(read, dataset="hot dog", split=split, smoke=is_smoke() if smoke is None else smoke,
-                       sizes=SMOKE_SIZES, shape=(3, RESIZE, RESIZE), classes=CLASSES, mean=(0.5,) * 3, std=(0.5,) * 3,
+    data = smoke_split(read, dataset="hot dog", split=split, smoke=smoke, sizes=SMOKE_SIZES,
+                       standin=((3, RESIZE, RESIZE), CLASSES, (0.5,) * 3, (0.5,) * 3),
                        reason=lambda exc: f"no {FOLDER}/ and no {ARCHIVE} in {exc.folder.parent}")
     if data.standin:   # generated as one tensor: as the list of photos the loaders take
         data = ImageList(list(data.images), data.labels, list(CLASSES), data.name, standin=True)

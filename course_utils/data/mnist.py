@@ -20,7 +20,7 @@ from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove
 from course_utils.run import DataUse, note_data
-from course_utils.settings import data_root, is_smoke, is_writable
+from course_utils.settings import data_root, is_writable
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def load_mnist(train: bool = True, *, dataset: str = COURSE_DATASET, root: Path 
                           course_data=spec.name == COURSE_DATASET))
         return ImageData(images, labels, list(spec.classes), spec.mean, spec.std, name=f"{spec.name} {split}")
 
-    data = smoke_split(read, dataset=spec.name, split=split, smoke=is_smoke() if smoke is None else smoke,
-                       sizes=SMOKE_SIZES, shape=(1, 28, 28), classes=list(spec.classes), mean=spec.mean,
-                       std=spec.std, reason=lambda exc: f"no archives in {exc.folder}")
+    data = smoke_split(read, dataset=spec.name, split=split, smoke=smoke, sizes=SMOKE_SIZES,
+                       standin=((1, 28, 28), list(spec.classes), spec.mean, spec.std),
+                       reason=lambda exc: f"no archives in {exc.folder}")
     return data.to(device)

@@ -65,15 +65,15 @@ class ImageList:
 def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *,
                dataset: str = "The photo folder", course_data: bool = False) -> ImageList:
     """Decode every photo of ``folder/split/<class>/`` once; ``classes`` fixes the class order."""
-    listing = list_split(folder / split, classes, dataset=dataset)
+    classes, files, labels = list_split(folder / split, classes, dataset=dataset)
     images = []
-    for path in tqdm(listing.files, desc=f"decoding {folder.name}/{split}", unit=" photos", delay=1):
+    for path in tqdm(files, desc=f"decoding {folder.name}/{split}", unit=" photos", delay=1):
         image = open_rgb(path)
         if min(image.shape[1:]) > MAX_SHORT_SIDE:
             image = v2.functional.resize(image, MAX_SHORT_SIDE, antialias=True)
         images.append(image)
     note_data(DataUse(f"{dataset} {split}", str(folder / split), course_data=course_data))
-    return ImageList(images, listing.labels, listing.classes, name=f"{folder.name} {split}")
+    return ImageList(images, labels, classes, name=f"{folder.name} {split}")
 
 
 def small_images_note(data: ImageList, size: int = IMAGE_SIZE) -> str | None:

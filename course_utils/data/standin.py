@@ -12,6 +12,7 @@ import torch
 from course_utils.data.errors import DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.run import DataUse, note_data
+from course_utils.settings import is_smoke
 
 D = TypeVar("D")
 
@@ -32,12 +33,13 @@ def make_standin(dataset: str, n: int, shape: tuple[int, int, int], classes: lis
     return ImageData(images, labels, list(classes), mean, std, name=f"{dataset} (stand-in)", standin=True)
 
 
-def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool, sizes: dict[str, int],
-                shape: tuple[int, int, int], classes: list[str], mean: tuple[float, ...],
-                std: tuple[float, ...], reason: Callable[[DataMissingError], str]) -> D | ImageData:
-    """``read()``, the real split; in smoke mode a fixed random subset of ``sizes[split]`` of it,
-    or, when the data set is entirely absent, an announced stand-in (``reason(error)``: why)."""
+def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool | None, sizes: dict[str, int],
+                standin: tuple, reason: Callable[[DataMissingError], str]) -> D | ImageData:
+    """``read()``, the real split; in smoke mode a fixed random subset of ``sizes[split]`` of it, or,
+    when the data set is entirely absent, an announced stand-in (``standin``: :func:`make_standin`'s
+    shape, classes, mean and std; ``reason(error)``: why)."""
     seed = 0 if split == "train" else 1
+    smoke = is_smoke() if smoke is None else smoke
     try:
         data = read()
     except DataMissingError as exc:
@@ -48,5 +50,5 @@ def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool,
               f"same shapes and classes. The numbers below say nothing about {dataset}. !!!",
               file=sys.stderr, flush=True)
         note_data(DataUse(dataset, "generated", standin=True, reason=why, course_data=False))
-        return make_standin(dataset, sizes[split], shape, classes, mean, std, seed=seed)
+        return make_standin(dataset, sizes[split], *standin, seed=seed)
     return data.subset(sizes[split], seed=seed) if smoke else data
