@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils.data.errors import DataMissingError
+from course_utils.data.download import DataMissingError
 from course_utils.data.folders import FolderLayoutError, NotAnImageError, list_split, open_rgb, to_rgb
 from course_utils.data.photos import load_photo_folder, small_images_note
 

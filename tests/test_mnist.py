@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError
 from course_utils.data.mnist import DATASETS, MNIST_FILES, SMOKE_SIZES, load_mnist, read_idx
 
 

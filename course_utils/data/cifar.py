@@ -19,8 +19,7 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import download as fetch   # `download` is load_cifar10's flag
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError, download as fetch
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
@@ -183,16 +182,14 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
                                          seed=0 if train else 1)
             name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
         else:
-            error = DataMissingError(
-                "CIFAR-10", root, [ARCHIVE], absent=True,
+            raise DataMissingError(
+                "CIFAR-10", root, [ARCHIVE], absent=True, cause=cause,
                 why="is not in the data root" + (f" and could not be downloaded: {cause}" if cause else ""),
                 hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; torchvision.datasets."
                       f"CIFAR10(root, download=True) fetches it on a machine with internet). Or put an "
                       f"image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
                       f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root "
                       f"that has one."))
-            error.cause = cause
-            raise error
         note_data(DataUse(name, source))
         return ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
 

@@ -1,5 +1,5 @@
-"""Download a file safely (a timeout, a checksum, an atomic write, a progress bar, the real cause of
-a failure), and extract zip archives all or nothing."""
+"""The errors that say which data files are missing or bad and where they go; safe downloads (a
+timeout, a checksum, an atomic write, a progress bar, the real cause of a failure); zip extraction."""
 
 from __future__ import annotations
 
@@ -17,10 +17,34 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.files import disk_full, is_disk_full, remove_stale_temporaries, temporary_name
 
 CHUNK = 1 << 20
+
+
+class DataMissingError(FileNotFoundError):
+    """A data set is not on disk: names the files and where they go. ``absent``: none of it is
+    there (smoke mode may then use a stand-in); ``cause``: why a download failed, when one did."""
+
+    def __init__(self, dataset: str, folder: Path, files: list[str], *, why: str, hint: str = "",
+                 absent: bool = False, cause: str | None = None) -> None:
+        listing, hint = "\n".join(f"  {folder / f}" for f in files), f"\n{hint}" if hint else ""
+        super().__init__(f"{dataset} {why}.\nPut these files in {folder}:\n{listing}{hint}")
+        self.dataset, self.folder, self.files, self.absent = dataset, folder, files, absent
+        self.cause = cause
+
+    def __str__(self) -> str:  # FileNotFoundError's own __str__ would show errno fields
+        return self.args[0]
+
+
+class CorruptDataError(ValueError):
+    """A data file is present but truncated or corrupted; ``path`` is the one bad file."""
+
+    def __init__(self, path: Path, problem: str, advice: str | None = None) -> None:
+        advice = advice or ("Replace this one file with a good copy (or delete it and run again with "
+                            "internet to download it afresh).")
+        super().__init__(f"{path} is corrupt or truncated ({problem}). {advice}")
+        self.path = path
 
 
 class DownloadError(CorruptDataError):
@@ -71,9 +95,9 @@ def check_file(path: Path, sha1: str | None = None, md5: str | None = None) -> N
 
 
 def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | None = None,
-             timeout: float = 30.0, dataset: str | None = None, quiet: bool = False) -> Path:
+             timeout: float = 30.0, dataset: str | None = None) -> Path:
     """Fetch ``url`` to ``dest`` (reused when present with the right checksum), saying what, from
-    where and how big, with a progress bar unless ``quiet``. A bad, truncated or broken-off download
+    where and how big, with a progress bar. A bad, truncated or broken-off download
     raises :class:`DownloadError`, no answer :class:`DataMissingError` with its ``cause``."""
     dest = Path(dest)
     algorithm, digest = ("sha1", sha1.lower()) if sha1 else ("md5", md5.lower()) if md5 else (None, None)
@@ -81,26 +105,24 @@ def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | 
         check_file(dest, sha1, md5)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.new(algorithm) if algorithm else None
+    h = hashlib.new(algorithm or "sha1")
     remove_stale_temporaries(dest)   # what a killed download left
     tmp = temporary_name(dest, "part")
-    if not quiet:
-        print(f"Downloading {dataset + ': ' if dataset else ''}{dest.name} from {url} into {dest.parent}",
-              flush=True)
+    what = f"{dataset}: {dest.name}" if dataset else dest.name
+    print(f"Downloading {what} from {url} into {dest.parent}", flush=True)
     received, announced = 0, None
     try:
         try:
             with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 length = resp.headers.get("Content-Length")
                 announced = int(length) if length and length.isdigit() else None
-                with tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1000, disable=quiet,
+                with tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1000,
                           desc=f"{dest.name} ({_size(announced)})", leave=True) as bar:
                     for chunk in iter(lambda: resp.read(CHUNK), b""):
                         out.write(chunk)
                         received += len(chunk)
                         bar.update(len(chunk))
-                        if h is not None:
-                            h.update(chunk)
+                        h.update(chunk)
                 out.flush()
                 os.fsync(out.fileno())
         except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ssl.SSLError,
@@ -109,14 +131,12 @@ def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | 
             if received:   # it answered, then broke off
                 raise DownloadError(url, dest, f"the transfer broke off after {received:,} of "
                                                f"{_size(announced)}: {cause}") from None
-            error = DataMissingError(dataset or dest.name, dest.parent, [dest.name],
-                                     why="is not in the data root and could not be downloaded",
-                                     hint=f"Downloading {url} failed: {cause}.")
-            error.cause = cause
-            raise error from None
+            raise DataMissingError(dataset or dest.name, dest.parent, [dest.name], cause=cause,
+                                   why="is not in the data root and could not be downloaded",
+                                   hint=f"Downloading {url} failed: {cause}.") from None
         if announced is not None and received != announced:
             raise DownloadError(url, dest, f"truncated: got {received:,} of {announced:,} bytes")
-        if h is not None and h.hexdigest() != digest:
+        if digest and h.hexdigest() != digest:
             raise DownloadError(url, dest, f"{algorithm} is {h.hexdigest()}, expected {digest} "
                                            f"(truncated or wrong file)")
         os.replace(tmp, dest)  # atomic on one file system: dest is complete or absent

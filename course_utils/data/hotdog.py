@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from course_utils.data.download import check_file, download, extract_zip
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError, check_file, download, extract_zip
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove_stale_temporaries

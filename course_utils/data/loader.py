@@ -22,11 +22,6 @@ def uint8_affine(mean: Sequence[float], std: Sequence[float],
     return (1.0 / (255.0 * std_t)).to(device), (-mean_t / std_t).to(device)
 
 
-def batch_count(n: int, batch_size: int, drop_last: bool) -> int:
-    """How many batches ``n`` examples make."""
-    return n // batch_size if drop_last else math.ceil(n / batch_size)
-
-
 class TensorLoader:
     """Serve normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device.
 
@@ -63,7 +58,8 @@ class TensorLoader:
         self.aug_generator = torch.Generator(device=self.device).manual_seed(seed + 1)
 
     def __len__(self) -> int:
-        return batch_count(self.images.shape[0], self.batch_size, self.drop_last)
+        n = self.images.shape[0]
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = self.images.shape[0]

@@ -14,8 +14,7 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity
 
-from course_utils.data.download import DownloadError, download
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove

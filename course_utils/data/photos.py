@@ -4,6 +4,7 @@ training photos a fresh random resized crop and flip per epoch."""
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 from course_utils.data.folders import class_folders, list_split, open_rgb
-from course_utils.data.loader import TensorLoader, batch_count, uint8_affine
+from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.run import DataUse, note_data
 
 SPLITS = ("train", "test")
@@ -92,9 +93,8 @@ def load_photo_folder(folder: Path | str, split: str) -> ImageList:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     folder = Path(folder).expanduser()
-    classes = None
-    if split != "train" and (folder / "train").is_dir():
-        classes = class_folders(folder / "train")   # the test split must have the training split's classes
+    train = folder / "train"   # the test split must have the training split's classes
+    classes = class_folders(train) if split != "train" and train.is_dir() else None
     data = read_split(folder, split, classes, dataset=f"The photo folder {folder}")
     message = small_images_note(data)
     if message:
@@ -130,7 +130,7 @@ class AugmentedLoader:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        return batch_count(len(self.data), self.batch_size, False)
+        return math.ceil(len(self.data) / self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = len(self.data)

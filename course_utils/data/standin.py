@@ -9,7 +9,7 @@ from typing import Callable, TypeVar
 
 import torch
 
-from course_utils.data.errors import DataMissingError
+from course_utils.data.download import DataMissingError
 from course_utils.data.loader import ImageData
 from course_utils.run import DataUse, note_data
 from course_utils.settings import is_smoke
