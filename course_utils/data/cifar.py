@@ -138,8 +138,7 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
     if cached is not None:
         return cached
     if subset is not None and subset < len(files):
-        idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset]
-        idx = idx.sort().values
+        idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset].sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
     images = decode_files(files)
     if path is not None:

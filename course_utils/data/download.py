@@ -19,9 +19,6 @@ from tqdm.auto import tqdm
 
 from course_utils.files import disk_full, is_disk_full, remove_stale_temporaries, temporary_name
 
-CHUNK = 1 << 20
-
-
 class DataMissingError(FileNotFoundError):
     """A data set is not on disk: names the files and where they go. ``absent``: none of it is
     there (smoke mode may then use a stand-in); ``cause``: why a download failed, when one did."""
@@ -118,7 +115,7 @@ def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | 
                 announced = int(length) if length and length.isdigit() else None
                 with tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1000,
                           desc=f"{dest.name} ({_size(announced)})", leave=True) as bar:
-                    for chunk in iter(lambda: resp.read(CHUNK), b""):
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
                         out.write(chunk)
                         received += len(chunk)
                         bar.update(len(chunk))

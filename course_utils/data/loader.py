@@ -10,9 +10,6 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-#: A batch-level augmentation: (float batch N,C,H,W, generator) -> batch of the same shape.
-BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
-
 
 def uint8_affine(mean: Sequence[float], std: Sequence[float],
                  device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
@@ -23,16 +20,15 @@ def uint8_affine(mean: Sequence[float], std: Sequence[float],
 
 
 class TensorLoader:
-    """Serve normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device.
-
-    Each epoch draws one permutation (``shuffle``); ``augment`` (with its own generator) and
-    ``transform`` apply to whole batches. The same ``seed`` gives the same sequence of orders."""
+    """Serve normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device: one
+    permutation per epoch (``shuffle``; the same ``seed``, the same orders), then ``augment(batch,
+    generator)`` and ``transform(batch)`` on whole batches."""
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, *, shuffle: bool = False,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
-                 augment: BatchTransform | None = None, transform: Callable[[Tensor], Tensor] | None = None,
-                 drop_last: bool = False, seed: int | None = None,
-                 device: torch.device | str | None = None) -> None:
+                 augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+                 transform: Callable[[Tensor], Tensor] | None = None, drop_last: bool = False,
+                 seed: int | None = None, device: torch.device | str | None = None) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be a uint8 tensor of shape (N, C, H, W), got {images.dtype} "
                              f"{tuple(images.shape)}")

@@ -69,7 +69,7 @@ def read_idx(path: Path) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).view(*dims)
 
 
-def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) -> None:
+def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
     """Every archive into ``raw``, md5-checked, from the first of torchvision's mirrors that
     gives it; else nothing is kept and a :class:`DataMissingError` names each mirror's failure."""
     files = list(spec.files)
@@ -114,7 +114,7 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
                                           f"with internet to download all {len(found)} afresh.")
     missing = [name for name, path in found.items() if path is None]
     if len(missing) == len(found) and download:
-        _download(spec, root, raw)
+        _download(spec, raw)
         found, missing = {name: raw / name for name in spec.files}, []
     if missing:
         partial = len(missing) < len(found)

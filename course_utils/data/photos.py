@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -48,8 +48,7 @@ class ImageList:
             take = n // len(self.classes) + (1 if c < n % len(self.classes) else 0)
             picked.append(idx[torch.randperm(len(idx), generator=g)[:take]])
         idx = torch.cat(picked).sort().values
-        return ImageList([self.images[i] for i in idx.tolist()], self.labels[idx], self.classes,
-                         self.name, self.standin)
+        return replace(self, images=[self.images[i] for i in idx.tolist()], labels=self.labels[idx])
 
     def examples(self, per_class: int = 8, size: int = 160) -> tuple[Tensor, list[str]]:
         """The first ``per_class`` images of each class, resized and centre-cropped to ``size``
