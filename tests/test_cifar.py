@@ -13,7 +13,7 @@ from course_utils.data import cifar
 from course_utils.data.cifar import (
     ARCHIVE, CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD, SMOKE_SIZES, cache_path, load_cifar10,
 )
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError
 from course_utils.settings import PACKAGE_PARENT, data_root
 
 PER_CLASS = 3

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from course_utils.data.errors import DataMissingError
+from course_utils.data.download import DataMissingError
 from course_utils.data.folders import FolderLayoutError, NotAnImageError, list_split, open_rgb, to_rgb
 from course_utils.data.photos import load_photo_folder, small_images_note
 
@@ -59,8 +59,8 @@ def test_unreadable_and_non_image_files_are_named(tmp_path):
     good = image_files(tmp_path / "train" / "cats")
     image_files(tmp_path / "train" / "dogs")
     (tmp_path / "train" / "dogs" / ".DS_Store").write_bytes(b"system file")   # skipped quietly
-    listing = list_split(tmp_path / "train")
-    assert listing.classes == ["cats", "dogs"] and len(listing.files) == 2 * len(good)
+    classes, files, _ = list_split(tmp_path / "train")
+    assert classes == ["cats", "dogs"] and len(files) == 2 * len(good)
     (tmp_path / "train" / "dogs" / "notes.txt").write_text("my notes")
     with pytest.raises(NotAnImageError, match="notes.txt is corrupt or truncated \\(not an image file"):
         list_split(tmp_path / "train")

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import course_utils.data.hotdog as hotdog
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError
 from course_utils.data.hotdog import CLASSES, SMOKE_SIZES, load_hotdog
 from course_utils.data.photos import AugmentedLoader, make_loaders
 from course_utils.settings import data_root

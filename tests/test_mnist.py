@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError
 from course_utils.data.mnist import DATASETS, MNIST_FILES, SMOKE_SIZES, load_mnist, read_idx
 
 
@@ -258,14 +258,14 @@ def test_download_tries_each_mirror_and_names_each_ones_failure(tmp_path, serve,
         resources = [(name, hashlib.md5(data).hexdigest()) for name, data in archives.items()]
     spec = replace(DATASETS["MNIST"], name="Tiny", tv_class=Mirrored)
     raw = tmp_path / "Tiny" / "raw"
-    mnist._download(spec, tmp_path, raw, timeout=5)          # the first mirror fails, the second serves
+    mnist._download(spec, raw, timeout=5)          # the first mirror fails, the second serves
     assert sorted(p.name for p in raw.iterdir()) == sorted(archives)
     out = capsys.readouterr()
     assert f"Downloading Tiny: train-images-idx3-ubyte.gz from {good}/train-images-idx3-ubyte.gz" in out.out
     assert "100%" in out.err
     Mirrored.mirrors = [f"{broken}/", "http://127.0.0.1:9/"]
     with pytest.raises(DataMissingError) as info:
-        mnist._download(spec, tmp_path / "other", tmp_path / "other" / "Tiny" / "raw", timeout=5)
+        mnist._download(spec, tmp_path / "other" / "Tiny" / "raw", timeout=5)
     msg = str(info.value)
     assert "Every mirror failed:" in msg and "no internet?" not in msg
     assert f"{broken}/train-images-idx3-ubyte.gz: the server answered HTTP 503 Service Unavailable" in msg

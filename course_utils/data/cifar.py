@@ -1,11 +1,6 @@
-"""CIFAR-10 held as uint8 tensors: torchvision's md5-verified archive, else an image-folder
-export (``<data root>/cifar10/{train,test}/<class>/*.jpg|png``) decoded once and cached.
-
-Nothing is written into the data root unless it is writable: the archive is read straight
-from its ``.tar.gz`` (no extraction needed), and the folder export's cache goes to the
-per-user cache when the data root is read-only. The cache records what it was built from
-(every file's path, size and modification time) and is rebuilt, loudly, when that changes.
-"""
+"""CIFAR-10 as uint8 tensors: torchvision's md5-verified archive (read without extracting), else an
+image-folder export (``<data root>/cifar10/{train,test}/<class>/*.jpg|png``) decoded once and
+cached; the cache records the files it was built from and is rebuilt, loudly, when they change."""
 
 from __future__ import annotations
 
@@ -24,40 +19,30 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import download as fetch   # `download` is load_cifar10's flag
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError, download as fetch
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
-from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import smoke_split
 from course_utils.files import ReadOnlyError, remove_stale_temporaries, write_atomic
-from course_utils.settings import data_root, is_writable, writable_dir
-from course_utils.settings import is_smoke
+from course_utils.run import DataUse, note_data
+from course_utils.settings import data_root, is_smoke, is_writable, writable_dir
 
-#: torchvision's class order (also the folder export's).
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck"]
-#: Per-channel statistics of the canonical training split (0..1 units). (The figures many
-#: tutorials copy, std (0.2023, 0.1994, 0.2010), are not the training set's.)
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+#: The training split's statistics (the often copied std (0.2023, 0.1994, 0.2010) is not).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-#: torchvision's archive, its md5, and the folder it extracts to.
-ARCHIVE, ARCHIVE_MD5, BATCHES = "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a", "cifar-10-batches-py"
-#: Where torchvision downloads the archive from.
+ARCHIVE, ARCHIVE_MD5 = "cifar-10-python.tar.gz", "c58f30108f718f92721af3b95e74349a"
+BATCHES = "cifar-10-batches-py"   #: the folder torchvision extracts the archive to
 URL = CIFAR10.url
-#: The image-folder export: <data root>/FOLDER/{train,test}/<class>/*.jpg|png
-FOLDER = "cifar10"
-SPLITS = ("train", "test")
-#: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
+FOLDER = "cifar10"   #: the image-folder export: <data root>/FOLDER/{train,test}/<class>/*.jpg|png
 SMOKE_SIZES = {"train": 2000, "test": 250}
 CACHE_VERSION = 2
 _no_cache: set[str] = set()   # data roots whose cache could not be written anywhere (said once)
 
 
 def cache_path(root: Path, split: str) -> Path | None:
-    """Where the decoded image folder of ``split`` is cached: ``<root>/cifar10-<split>.pt``, or
-    the same name in the per-user cache when ``root`` is read-only; None (said once) when that
-    is read-only too: the cache is optional, the images are then decoded each time."""
+    """``<root>/cifar10-<split>.pt``, in the per-user cache when ``root`` is read-only; None (said
+    once) when that is read-only too: the images are then decoded each time."""
     try:
         folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
     except ReadOnlyError as exc:
@@ -69,33 +54,13 @@ def cache_path(root: Path, split: str) -> Path | None:
     return folder / f"{FOLDER}-{split}.pt"
 
 
-# ---------------------------------------------------------------- torchvision's archive
-def _read_archive(archive: Path, train: bool) -> tuple[Tensor, Tensor]:
-    """One split straight from the ``.tar.gz`` (its batches are pickled numpy arrays)."""
-    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
-    arrays, labels = [], []
-    try:
-        with tarfile.open(archive, "r:gz") as tar:
-            for name in names:
-                member = tar.extractfile(f"{BATCHES}/{name}")
-                if member is None:
-                    raise CorruptDataError(archive, f"{name} is missing inside it")
-                entry = pickle.load(member, encoding="latin1")
-                arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-                labels += list(entry["labels"])
-    except (tarfile.TarError, OSError, EOFError, KeyError, pickle.UnpicklingError) as exc:
-        raise CorruptDataError(archive, f"cannot be read: {exc}") from None
-    return torch.from_numpy(np.concatenate(arrays)), torch.tensor(labels, dtype=torch.long)
-
-
 def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
-    """The canonical data: extracted batches when complete, else read from the archive."""
+    """The canonical data: torchvision's extracted batches when complete, else the ``.tar.gz``."""
     archive = root / ARCHIVE
     if (root / BATCHES).is_dir():
         try:
             ds = CIFAR10(str(root), train=train, download=False)  # checks each batch's md5
-            images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-            return images, torch.tensor(ds.targets, dtype=torch.long)
+            return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets)
         except RuntimeError:
             if not archive.exists():
                 raise CorruptDataError(root / BATCHES, "its batch files fail torchvision's md5 check",
@@ -103,13 +68,23 @@ def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
                                               f"read instead.") from None
     if not check_integrity(str(archive), ARCHIVE_MD5):
         raise CorruptDataError(archive, "md5 does not match the published CIFAR-10 archive")
-    return _read_archive(archive, train)
+    arrays, labels = [], []
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
+                member = tar.extractfile(f"{BATCHES}/{name}")
+                if member is None:
+                    raise CorruptDataError(archive, f"{name} is missing inside it")
+                entry = pickle.load(member, encoding="latin1")   # a batch: pickled numpy arrays
+                arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
+                labels += list(entry["labels"])
+    except (tarfile.TarError, OSError, EOFError, KeyError, pickle.UnpicklingError) as exc:
+        raise CorruptDataError(archive, f"cannot be read: {exc}") from None
+    return torch.from_numpy(np.concatenate(arrays)), torch.tensor(labels, dtype=torch.long)
 
 
-# ---------------------------------------------------------------- the image-folder export
-def decode_files(files: list[Path], workers: int | None = None) -> Tensor:
-    """Decode images (with Pillow, in a thread pool) into one uint8 tensor (N, 3, 32, 32).
-    A file that cannot be read is named in a :class:`CorruptDataError`."""
+def decode_files(files: list[Path]) -> Tensor:
+    """Decode 32x32 images (in a thread pool) into one uint8 tensor (N, 3, 32, 32), naming a bad one."""
     out = np.empty((len(files), 32, 32, 3), dtype=np.uint8)
 
     def decode(i: int) -> None:
@@ -119,102 +94,70 @@ def decode_files(files: list[Path], workers: int | None = None) -> Tensor:
                                             f"{pixels.shape[2]}x{pixels.shape[1]}", advice=FIX_IT)
         out[i] = pixels.permute(1, 2, 0).numpy()
 
-    with ThreadPoolExecutor(max_workers=workers or min(8, os.cpu_count() or 2)) as pool, \
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool, \
             tqdm(total=len(files), desc="decoding CIFAR-10 images", unit=" images", delay=1) as bar:
         for _ in pool.map(decode, range(len(files)), chunksize=256):
             bar.update()
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
-def _load_cache(path: Path, labels: Tensor, source: str) -> tuple[Tensor, Tensor] | None:
-    """The cached split, or None (with a loud note) when it is unreadable or was built from
-    other files than ``source`` (the folder's :func:`~course_utils.data.folders.fingerprint`)."""
+def _load_cache(path: Path, n: int, source: str) -> tuple[Tensor, Tensor] | None:
+    """The cached split, or None (said loudly) when it is unreadable or built from other files."""
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        images, cached_labels = blob["images"], blob["labels"]
-        ok = (blob.get("version") == CACHE_VERSION and blob.get("classes") == CIFAR10_CLASSES
-              and images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
-              and cached_labels.shape == (images.shape[0],))
-        problem = "unexpected contents"
-        if ok and blob.get("source") != source:
-            ok = False
-            problem = (f"built from other files: it holds {images.shape[0]} images, the folder has "
-                       f"{len(labels)}" if images.shape[0] != len(labels) else
+        images, labels = blob["images"], blob["labels"]
+        problem = None
+        if not (blob.get("version") == CACHE_VERSION and blob.get("classes") == CIFAR10_CLASSES
+                and images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
+                and labels.shape == (images.shape[0],)):
+            problem = "unexpected contents"
+        elif blob.get("source") != source:
+            problem = (f"built from other files: it holds {images.shape[0]} images, the folder has {n}"
+                       if images.shape[0] != n else
                        "built from other files: an image was added, removed, moved or replaced since")
-        elif ok and not torch.equal(cached_labels, labels):
-            ok, problem = False, "its labels differ from the folder's"
     except Exception as exc:  # any unreadable file: truncated, not a torch file, wrong keys
-        ok, problem = False, f"unreadable: {type(exc).__name__}: {exc}"
-    if ok:
-        return images, cached_labels
+        problem = f"unreadable: {type(exc).__name__}: {exc}"
+    if problem is None:
+        return images, labels
     print(f"!!! CIFAR-10 cache {path} is invalid ({problem}); rebuilding it from the image "
           f"folder. !!!", file=sys.stderr, flush=True)
     return None
 
 
-def _save_cache(path: Path, images: Tensor, labels: Tensor, source: str) -> None:
-    """Write atomically (:func:`course_utils.files.write_atomic`); a failure (a full disk, say)
-    only means decoding again, and is said in one line."""
-    buffer = io.BytesIO()   # serialised first: a full disk is then an OSError that says so
-    torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
-                "images": images, "labels": labels}, buffer)
-    try:
-        write_atomic(path, buffer.getbuffer(), what=f"the CIFAR-10 cache {path.name}")
-    except OSError as exc:
-        print(f"note: the CIFAR-10 cache was not written: {exc} The images will be decoded "
-              f"again next time.", file=sys.stderr)
-
-
 def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | None = None,
                 seed: int = 0) -> tuple[Tensor, Tensor]:
-    """One split of the image-folder export as (images uint8 (N,3,32,32), labels).
-
-    With ``subset`` only that many files (a fixed random choice) are decoded and nothing is
-    cached, unless an up-to-date full cache exists already; otherwise the full split comes from
-    the cache (:func:`cache_path`), built on first use and whenever the folder changes."""
+    """One split of the image-folder export, (images uint8 (N,3,32,32), labels): from an up-to-date
+    cache, else ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
     folder = root / FOLDER / split
-    listing = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
-    files, labels = listing.files, listing.labels
+    _, files, labels = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
     source = fingerprint(files, folder)
     path = cache_path(root, split) if cache else None
     if path is not None:
         remove_stale_temporaries(path)   # what a killed cache write left
-    cached = _load_cache(path, labels, source) if path is not None and path.exists() else None
+    cached = _load_cache(path, len(labels), source) if path is not None and path.exists() else None
     if cached is not None:
         return cached
     if subset is not None and subset < len(files):
-        idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset]
-        idx = idx.sort().values
+        idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset].sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
     images = decode_files(files)
     if path is not None:
-        _save_cache(path, images, labels, source)
+        buffer = io.BytesIO()   # serialised first: a full disk is then an OSError that says so
+        torch.save({"version": CACHE_VERSION, "classes": CIFAR10_CLASSES, "source": source,
+                    "images": images, "labels": labels}, buffer)
+        try:
+            write_atomic(path, buffer.getbuffer(), what=f"the CIFAR-10 cache {path.name}")
+        except OSError as exc:   # only means decoding again
+            print(f"note: the CIFAR-10 cache was not written: {exc} The images will be decoded "
+                  f"again next time.", file=sys.stderr)
     return images, labels
 
 
-def _missing_error(root: Path, cause: str | None = None) -> DataMissingError:
-    why = "is not in the data root" + (f" and could not be downloaded: {cause}" if cause else "")
-    error = DataMissingError(
-        "CIFAR-10", root, [ARCHIVE], why=why, absent=True,
-        hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; "
-              f"torchvision.datasets.CIFAR10(root, download=True) fetches it on a machine with internet). "
-              f"Or put an image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
-              f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root that has one."))
-    error.cause = cause
-    return error
-
-
-# ---------------------------------------------------------------- the entry point
 def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: torch.device | str = "cpu",
                  download: bool = True, smoke: bool | None = None) -> ImageData:
-    """One CIFAR-10 split as uint8 tensors (N, 3, 32, 32) on ``device``.
-
-    Looks for torchvision's archive (or its extracted batches), then the image-folder export,
-    then downloads the archive (``download``). A folder export that is partly there is an error
-    naming what is missing, in both modes. Only when there is no CIFAR-10 at all does smoke
-    mode use a loudly announced stand-in (for every split); full mode raises
-    :class:`DataMissingError` naming the files and where they go.
-    """
+    """One CIFAR-10 split as uint8 tensors (N, 3, 32, 32) on ``device``: torchvision's archive (or
+    its extracted batches), else the image-folder export, else the archive downloaded. Only when
+    there is no CIFAR-10 at all does smoke mode use an announced stand-in; full mode raises."""
     smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
@@ -224,7 +167,7 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
         cause = None
         if not has_archive and not (root / FOLDER).exists() and download:
             cause = "the data root is read-only, so nothing can be downloaded into it"
-            if is_writable(root):   # torchvision's archive, md5-checked, with a progress bar
+            if is_writable(root):
                 try:
                     fetch(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=60.0, dataset="CIFAR-10")
                     has_archive, cause = True, None
@@ -238,12 +181,19 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
                                          seed=0 if train else 1)
             name, source = f"CIFAR-10 {split} (image folder)", str(root / FOLDER / split)
         else:
-            raise _missing_error(root, cause)
-        note(DataUse(name, source))
+            raise DataMissingError(
+                "CIFAR-10", root, [ARCHIVE], absent=True, cause=cause,
+                why="is not in the data root" + (f" and could not be downloaded: {cause}" if cause else ""),
+                hint=(f"That is torchvision's archive (md5 {ARCHIVE_MD5}, from {URL}; torchvision.datasets."
+                      f"CIFAR10(root, download=True) fetches it on a machine with internet). Or put an "
+                      f"image-folder export in {root / FOLDER}/{{train,test}}/<class>/*.jpg|png with the "
+                      f"class folders {', '.join(CIFAR10_CLASSES)}. Or set COURSE_DATA to a data root "
+                      f"that has one."))
+        note_data(DataUse(name, source))
         return ImageData(images, labels, list(CIFAR10_CLASSES), CIFAR10_MEAN, CIFAR10_STD, name=name)
 
-    data = smoke_split(read, dataset="CIFAR-10", split=split, smoke=smoke, sizes=SMOKE_SIZES, shape=(3, 32, 32),
-                       classes=CIFAR10_CLASSES, mean=CIFAR10_MEAN, std=CIFAR10_STD,
+    data = smoke_split(read, dataset="CIFAR-10", split=split, smoke=smoke, sizes=SMOKE_SIZES,
+                       standin=((3, 32, 32), CIFAR10_CLASSES, CIFAR10_MEAN, CIFAR10_STD),
                        reason=lambda exc: f"no {root / ARCHIVE} and no {root / FOLDER}/"
                                           + (f"; the download failed: {exc.cause}" if exc.cause else ""))
     return data.to(device)

@@ -1,12 +1,5 @@
-"""Download a file safely: a timeout, a checksum, and an atomic write; extract zip archives.
-
-A download goes to a temporary file in the destination's folder and is renamed into place
-only after its size and checksum are right, so a failed, truncated or wrong download never
-leaves a file that a later run could take for the data set. It says what it fetches, from
-where, into which folder and how big, shows a progress bar (``tqdm.auto``: a bar widget in
-Jupyter, text elsewhere), and a failure names its real cause (an HTTP status, a timeout, an
-SSL error, a name that does not resolve), not a guess.
-"""
+"""The errors that say which data files are missing or bad and where they go; safe downloads (a
+timeout, a checksum, an atomic write, a progress bar, the real cause of a failure); zip extraction."""
 
 from __future__ import annotations
 
@@ -24,26 +17,45 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from course_utils.data.errors import CorruptDataError, DataMissingError
 from course_utils.files import disk_full, is_disk_full, remove_stale_temporaries, temporary_name
 
-CHUNK = 1 << 20
+class DataMissingError(FileNotFoundError):
+    """A data set is not on disk: names the files and where they go. ``absent``: none of it is
+    there (smoke mode may then use a stand-in); ``cause``: why a download failed, when one did."""
+
+    def __init__(self, dataset: str, folder: Path, files: list[str], *, why: str, hint: str = "",
+                 absent: bool = False, cause: str | None = None) -> None:
+        listing, hint = "\n".join(f"  {folder / f}" for f in files), f"\n{hint}" if hint else ""
+        super().__init__(f"{dataset} {why}.\nPut these files in {folder}:\n{listing}{hint}")
+        self.dataset, self.folder, self.files, self.absent = dataset, folder, files, absent
+        self.cause = cause
+
+    def __str__(self) -> str:  # FileNotFoundError's own __str__ would show errno fields
+        return self.args[0]
+
+
+class CorruptDataError(ValueError):
+    """A data file is present but truncated or corrupted; ``path`` is the one bad file."""
+
+    def __init__(self, path: Path, problem: str, advice: str | None = None) -> None:
+        advice = advice or ("Replace this one file with a good copy (or delete it and run again with "
+                            "internet to download it afresh).")
+        super().__init__(f"{path} is corrupt or truncated ({problem}). {advice}")
+        self.path = path
 
 
 class DownloadError(CorruptDataError):
     """A download arrived truncated or with the wrong checksum; nothing was kept."""
 
     def __init__(self, url: str, dest: Path, problem: str) -> None:
-        ValueError.__init__(
-            self,
-            f"download of {url} refused: {problem}. Nothing was written to {dest} (the partial "
-            f"file was deleted). Run again to retry, or put a good copy there by hand.")
+        ValueError.__init__(self, f"download of {url} refused: {problem}. Nothing was written to {dest} "
+                                  f"(the partial file was deleted). Run again to retry, or put a good copy "
+                                  f"there by hand.")
         self.path, self.url = dest, url
 
 
 def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
-    """The real cause of a failed download, in words: ``"the server answered HTTP 404 Not
-    Found"``, ``"no answer within 30 s"``, ``"SSL error: ..."``..."""
+    """The real cause of a failed download, in words (an HTTP status, a timeout, an SSL error...)."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"the server answered HTTP {exc.code} {exc.reason}"
     reason = getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc
@@ -68,80 +80,46 @@ def _size(n: int | None) -> str:
 
 def file_hash(path: Path | str, algorithm: str = "sha1") -> str:
     """Hex digest of a file's contents (``sha1``, ``md5``, ``sha256``...)."""
-    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _expected(sha1: str | None, md5: str | None) -> tuple[str, str] | None:
-    if sha1 and md5:
-        raise ValueError("give sha1 or md5, not both")
-    if sha1:
-        return "sha1", sha1.lower()
-    if md5:
-        return "md5", md5.lower()
-    return None
+        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def check_file(path: Path, sha1: str | None = None, md5: str | None = None) -> None:
     """Raise :class:`CorruptDataError` when ``path``'s checksum is not the expected one."""
-    expected = _expected(sha1, md5)
-    if expected is None:
-        return
-    algorithm, digest = expected
-    actual = file_hash(path, algorithm)
-    if actual != digest:
-        raise CorruptDataError(path, f"{algorithm} is {actual}, expected {digest}")
+    for algorithm, digest in (("sha1", sha1), ("md5", md5)):
+        if digest and (actual := file_hash(path, algorithm)) != digest.lower():
+            raise CorruptDataError(path, f"{algorithm} is {actual}, expected {digest.lower()}")
 
 
-def download(
-    url: str,
-    dest: Path | str,
-    *,
-    sha1: str | None = None,
-    md5: str | None = None,
-    timeout: float = 30.0,
-    dataset: str | None = None,
-    quiet: bool = False,
-) -> Path:
-    """Fetch ``url`` to ``dest`` and return ``dest``, saying what, from where and how big, with
-    a progress bar (``quiet``: neither).
-
-    A ``dest`` already present with the right checksum is reused (no network); one with a
-    wrong checksum raises :class:`CorruptDataError`. A download that arrives shorter than
-    announced, breaks off, or whose checksum differs, raises :class:`DownloadError` and is
-    deleted. A server that cannot be reached or answers with an error (or a ``timeout`` in
-    seconds passing without an answer) raises :class:`DataMissingError` naming the file, the
-    folder and the real cause (also in its ``cause`` attribute).
-    """
+def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | None = None,
+             timeout: float = 30.0, dataset: str | None = None) -> Path:
+    """Fetch ``url`` to ``dest`` (reused when present with the right checksum), saying what, from
+    where and how big, with a progress bar. A bad, truncated or broken-off download
+    raises :class:`DownloadError`, no answer :class:`DataMissingError` with its ``cause``."""
     dest = Path(dest)
-    expected = _expected(sha1, md5)
+    algorithm, digest = ("sha1", sha1.lower()) if sha1 else ("md5", md5.lower()) if md5 else (None, None)
     if dest.exists():
         check_file(dest, sha1, md5)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    h = hashlib.new(expected[0]) if expected else None
+    h = hashlib.new(algorithm or "sha1")
     remove_stale_temporaries(dest)   # what a killed download left
     tmp = temporary_name(dest, "part")
-    if not quiet:
-        print(f"Downloading {dataset + ': ' if dataset else ''}{dest.name} from {url} into {dest.parent}",
-              flush=True)
+    what = f"{dataset}: {dest.name}" if dataset else dest.name
+    print(f"Downloading {what} from {url} into {dest.parent}", flush=True)
     received, announced = 0, None
     try:
         try:
             with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
                 length = resp.headers.get("Content-Length")
                 announced = int(length) if length and length.isdigit() else None
-                with tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1000, disable=quiet,
+                with tqdm(total=announced, unit="B", unit_scale=True, unit_divisor=1000,
                           desc=f"{dest.name} ({_size(announced)})", leave=True) as bar:
-                    for chunk in iter(lambda: resp.read(CHUNK), b""):
+                    for chunk in iter(lambda: resp.read(1 << 20), b""):
                         out.write(chunk)
                         received += len(chunk)
                         bar.update(len(chunk))
-                        if h is not None:
-                            h.update(chunk)
+                        h.update(chunk)
                 out.flush()
                 os.fsync(out.fileno())
         except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, ssl.SSLError,
@@ -150,16 +128,14 @@ def download(
             if received:   # it answered, then broke off
                 raise DownloadError(url, dest, f"the transfer broke off after {received:,} of "
                                                f"{_size(announced)}: {cause}") from None
-            error = DataMissingError(dataset or dest.name, dest.parent, [dest.name],
-                                     why="is not in the data root and could not be downloaded",
-                                     hint=f"Downloading {url} failed: {cause}.")
-            error.cause = cause
-            raise error from None
+            raise DataMissingError(dataset or dest.name, dest.parent, [dest.name], cause=cause,
+                                   why="is not in the data root and could not be downloaded",
+                                   hint=f"Downloading {url} failed: {cause}.") from None
         if announced is not None and received != announced:
             raise DownloadError(url, dest, f"truncated: got {received:,} of {announced:,} bytes")
-        if h is not None and h.hexdigest() != expected[1]:
-            raise DownloadError(url, dest, f"{expected[0]} is {h.hexdigest()}, expected "
-                                           f"{expected[1]} (truncated or wrong file)")
+        if digest and h.hexdigest() != digest:
+            raise DownloadError(url, dest, f"{algorithm} is {h.hexdigest()}, expected {digest} "
+                                           f"(truncated or wrong file)")
         os.replace(tmp, dest)  # atomic on one file system: dest is complete or absent
     except OSError as exc:
         if is_disk_full(exc):
@@ -171,13 +147,9 @@ def download(
 
 
 def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
-    """Extract ``archive`` into the folder ``into``; return the top-level entries it made.
-
-    Extraction goes to a temporary folder beside them first, and each top-level entry is
-    renamed into place when all is extracted, so an interrupted extraction leaves nothing
-    half-done. Entries already present are kept. A damaged archive raises
-    :class:`CorruptDataError`; entries pointing outside ``into`` are refused.
-    """
+    """Extract ``archive`` into ``into`` by way of a temporary folder, so that an interrupted
+    extraction leaves nothing; return the top-level entries (those already there are kept).
+    A damaged archive, or an entry pointing outside ``into``, raises :class:`CorruptDataError`."""
     archive, into = Path(archive), Path(into)
     into.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(into / archive.stem)   # what a killed extraction left
@@ -187,8 +159,7 @@ def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
         try:
             with zipfile.ZipFile(archive) as zf:
                 for member in zf.namelist():
-                    target = (staging / member).resolve()
-                    if not target.is_relative_to(staging.resolve()):
+                    if not (staging / member).resolve().is_relative_to(staging.resolve()):
                         raise CorruptDataError(archive, f"entry {member!r} points outside the folder")
                 bad = zf.testzip()
                 if bad is not None:
@@ -198,12 +169,11 @@ def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
             raise CorruptDataError(archive, f"not a readable zip archive: {exc}") from None
         made = []
         for entry in sorted(staging.iterdir()):
-            if entry.name == "__MACOSX":
-                continue
-            final = into / entry.name
-            if not final.exists():
-                os.replace(entry, final)
-            made.append(final)
+            if entry.name != "__MACOSX":
+                final = into / entry.name
+                if not final.exists():
+                    os.replace(entry, final)
+                made.append(final)
         return made
     except OSError as exc:
         if is_disk_full(exc):

@@ -4,57 +4,34 @@ augmentation on the training device, no per-image Python work (after airbench's 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
 
 
-#: A batch-level augmentation: (float batch N,C,H,W, generator) -> batch of the same shape.
-BatchTransform = Callable[[Tensor, torch.Generator], Tensor]
-
-
 def uint8_affine(mean: Sequence[float], std: Sequence[float],
                  device: torch.device | str = "cpu") -> tuple[Tensor, Tensor]:
-    """``(scale, shift)``, each (1, C, 1, 1) on ``device``, such that
-    ``u8 * scale + shift == (u8 / 255 - mean) / std``: normalisation in one fused op per batch
-    (``torch.addcmul(shift, u8.float(), scale)``)."""
+    """``(scale, shift)``, each (1, C, 1, 1), such that ``u8 * scale + shift == (u8 / 255 - mean) / std``."""
     mean_t = torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
     std_t = torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
     return (1.0 / (255.0 * std_t)).to(device), (-mean_t / std_t).to(device)
 
 
 class TensorLoader:
-    """Serve ``(images, labels)`` batches from uint8 image tensors kept on one device.
+    """Serve normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device: one
+    permutation per epoch (``shuffle``; the same ``seed``, the same orders), then ``augment(batch,
+    generator)`` and ``transform(batch)`` on whole batches."""
 
-    Each epoch draws one permutation (when ``shuffle``), gathers a whole batch with one
-    indexing op, converts it to float, normalises it with ``mean``/``std`` (per channel,
-    in 0..1 units) and applies ``augment`` (training only) and ``transform`` (always) to the
-    whole batch (the memory layout is :func:`~course_utils.training.fit`'s to choose). Iterating
-    twice gives two different orders; the same ``seed`` gives the same sequence of orders.
-    """
-
-    def __init__(
-        self,
-        images: Tensor,
-        labels: Tensor,
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        mean: Sequence[float] | None = None,
-        std: Sequence[float] | None = None,
-        augment: BatchTransform | None = None,
-        transform: Callable[[Tensor], Tensor] | None = None,
-        drop_last: bool = False,
-        seed: int | None = None,
-        device: torch.device | str | None = None,
-    ) -> None:
+    def __init__(self, images: Tensor, labels: Tensor, batch_size: int, *, shuffle: bool = False,
+                 mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 augment: Callable[[Tensor, torch.Generator], Tensor] | None = None,
+                 transform: Callable[[Tensor], Tensor] | None = None, drop_last: bool = False,
+                 seed: int | None = None, device: torch.device | str | None = None) -> None:
         if images.dtype != torch.uint8 or images.dim() != 4:
-            raise ValueError(
-                f"images must be a uint8 tensor of shape (N, C, H, W), got {images.dtype} "
-                f"{tuple(images.shape)}"
-            )
+            raise ValueError(f"images must be a uint8 tensor of shape (N, C, H, W), got {images.dtype} "
+                             f"{tuple(images.shape)}")
         if labels.shape != (images.shape[0],):
             raise ValueError(f"labels must have shape ({images.shape[0]},), got {tuple(labels.shape)}")
         if batch_size < 1:
@@ -62,8 +39,7 @@ class TensorLoader:
         self.device = torch.device(device) if device is not None else images.device
         self.images = images.to(self.device)
         self.labels = labels.to(self.device, torch.long)
-        self.batch_size = batch_size
-        self.shuffle, self.drop_last = shuffle, drop_last
+        self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.augment, self.transform = augment, transform
         channels = images.shape[1]
         mean = torch.as_tensor(mean if mean is not None else [0.0] * channels, dtype=torch.float32)
@@ -81,16 +57,9 @@ class TensorLoader:
         n = self.images.shape[0]
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
-    def normalize(self, images_u8: Tensor) -> Tensor:
-        """uint8 batch -> normalised float32 batch (same device)."""
-        return torch.addcmul(self._shift, images_u8.float(), self._scale)
-
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = self.images.shape[0]
-        if self.shuffle:
-            order = torch.randperm(n, generator=self.generator).to(self.device)
-        else:
-            order = None
+        order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
         for b in range(len(self)):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
             if order is None:
@@ -98,7 +67,7 @@ class TensorLoader:
             else:
                 idx = order[lo:hi]
                 x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-            x = self.normalize(x)
+            x = torch.addcmul(self._shift, x.float(), self._scale)
             if self.augment is not None:
                 x = self.augment(x, self.aug_generator)
             if self.transform is not None:
@@ -123,8 +92,7 @@ class ImageData:
 
     def to(self, device: torch.device | str) -> "ImageData":
         """The same split with its tensors on ``device``."""
-        return ImageData(self.images.to(device), self.labels.to(device), self.classes, self.mean,
-                         self.std, self.name, self.standin)
+        return replace(self, images=self.images.to(device), labels=self.labels.to(device))
 
     def subset(self, n: int, seed: int = 0) -> "ImageData":
         """A random (fixed by ``seed``) subset of ``n`` examples, for smoke runs."""
@@ -132,8 +100,7 @@ class ImageData:
             return self
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         idx = idx.sort().values.to(self.images.device)
-        return ImageData(self.images[idx], self.labels[idx], self.classes, self.mean, self.std,
-                         self.name, self.standin)
+        return replace(self, images=self.images[idx], labels=self.labels[idx])
 
     def loader(self, batch_size: int, **kwargs) -> TensorLoader:
         """A :class:`TensorLoader` over this split, normalised with its own mean/std."""

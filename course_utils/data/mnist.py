@@ -1,13 +1,6 @@
-"""MNIST and the other 28x28 grayscale sets torchvision offers (Fashion-MNIST, KMNIST), held as
-uint8 tensors.
-
-The canonical IDX archives (``<data root>/<name>/raw/*.gz``, the layout torchvision uses) are
-checked against torchvision's md5 sums and read directly, so nothing is ever written beside
-them: a read-only data root works, and there is no extracted copy that could go stale. When
-no archive is there, they are downloaded from torchvision's mirrors for the set, md5-verified,
-with a progress bar and the real cause of a failure. Files torchvision extracted earlier are
-read when their archive is absent, and a truncated one is named.
-"""
+"""MNIST and the other 28x28 grayscale sets torchvision offers (Fashion-MNIST, KMNIST) as uint8
+tensors, read straight from torchvision's md5-checked archives (``<data root>/<name>/raw/*.gz``,
+or the files it extracted), downloaded from its mirrors when none is there."""
 
 from __future__ import annotations
 
@@ -21,14 +14,12 @@ import torch
 from torchvision import datasets
 from torchvision.datasets.utils import check_integrity
 
-from course_utils.data.download import DownloadError, download
-from course_utils.data.errors import CorruptDataError, DataMissingError
+from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download
 from course_utils.data.loader import ImageData
-from course_utils.data.provenance import DataUse, note
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove
+from course_utils.run import DataUse, note_data
 from course_utils.settings import data_root, is_writable
-from course_utils.settings import is_smoke
 
 
 @dataclass(frozen=True)
@@ -36,7 +27,7 @@ class GrayscaleSet:
     """One of torchvision's MNIST-format data sets: its archives, statistics and class names."""
 
     name: str                      #: torchvision's class name, also the folder under the data root
-    tv_class: type                 #: the torchvision dataset class that downloads it
+    tv_class: type                 #: the torchvision dataset class (its archives and mirrors)
     mean: tuple[float, ...]        #: per-channel mean of the training split (0..1 units)
     std: tuple[float, ...]
     classes: tuple[str, ...]       #: short class names, for the image grids
@@ -47,69 +38,40 @@ class GrayscaleSet:
         return dict(self.tv_class.resources)
 
 
-#: The data sets the MNIST notebooks can use (``DATASET`` in their parameters cell). Means and
-#: standard deviations are those of each training split, as commonly published (MNIST's is
-#: checked against the real archives by the tests).
+#: The data sets the MNIST notebooks can use (``DATASET``), with their training splits' statistics.
 DATASETS: dict[str, GrayscaleSet] = {
-    "MNIST": GrayscaleSet("MNIST", datasets.MNIST, (0.1307,), (0.3081,),
-                          tuple(str(d) for d in range(10))),
+    "MNIST": GrayscaleSet("MNIST", datasets.MNIST, (0.1307,), (0.3081,), tuple(str(d) for d in range(10))),
     "FashionMNIST": GrayscaleSet("FashionMNIST", datasets.FashionMNIST, (0.2860,), (0.3530,),
                                  ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal",
                                   "shirt", "sneaker", "bag", "boot")),
-    "KMNIST": GrayscaleSet("KMNIST", datasets.KMNIST, (0.1918,), (0.3483,),
-                           tuple(datasets.KMNIST.classes)),
+    "KMNIST": GrayscaleSet("KMNIST", datasets.KMNIST, (0.1918,), (0.3483,), tuple(datasets.KMNIST.classes)),
 }
-#: The data set the course's committed numbers are about.
-COURSE_DATASET = "MNIST"
+COURSE_DATASET = "MNIST"   #: the data set the course's committed numbers are about
 MNIST_FILES = DATASETS["MNIST"].files
 MNIST_MEAN, MNIST_STD = DATASETS["MNIST"].mean, DATASETS["MNIST"].std
-#: Split sizes used in smoke mode (``COURSE_SMOKE=1``).
 SMOKE_SIZES = {"train": 4096, "test": 1024}
-_IDX_UINT8 = 0x08
-
-
-def dataset_spec(name: str) -> GrayscaleSet:
-    """The :class:`GrayscaleSet` called ``name`` (case and dashes ignored), or a ValueError
-    listing the choices."""
-    key = name.replace("-", "").replace("_", "").lower()
-    for spec in DATASETS.values():
-        if spec.name.lower() == key:
-            return spec
-    raise ValueError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """The uint8 array stored in an IDX file (gzip-compressed when it ends in ``.gz``).
-    A truncated or malformed file raises :class:`CorruptDataError` naming it."""
+    """The uint8 array in an IDX file (gzipped when it ends in ``.gz``); :class:`CorruptDataError` if bad."""
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             data = f.read()
     except (OSError, EOFError, zlib.error) as exc:
         raise CorruptDataError(path, f"cannot be decompressed: {exc}") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != _IDX_UINT8 or not 1 <= data[3] <= 4:
+    if len(data) < 4 or data[:3] != b"\x00\x00\x08" or not 1 <= data[3] <= 4:
         raise CorruptDataError(path, "not an IDX file of bytes (wrong header)")
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(data[3])]
+    offset = 4 + 4 * len(dims)
     if len(data) != offset + math.prod(dims):
         raise CorruptDataError(path, f"the header promises {math.prod(dims):,} values, the file "
                                      f"holds {max(len(data) - offset, 0):,}")
     return torch.frombuffer(bytearray(data[offset:]), dtype=torch.uint8).view(*dims)
 
 
-def _present(raw: Path, archive: str) -> Path | None:
-    """The archive, or the copy torchvision extracted from it, whichever is there."""
-    for path in (raw / archive, raw / archive.removesuffix(".gz")):
-        if path.is_file():
-            return path
-    return None
-
-
-def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) -> None:
-    """Every archive into ``root/<name>/raw`` from torchvision's mirrors for the set, each
-    md5-checked (:func:`~course_utils.data.download.download`: what, from where, how big, a
-    progress bar); a :class:`DataMissingError` naming the files and each mirror's real failure
-    when no mirror gives one."""
+def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
+    """Every archive into ``raw``, md5-checked, from the first of torchvision's mirrors that
+    gives it; else nothing is kept and a :class:`DataMissingError` names each mirror's failure."""
     files = list(spec.files)
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
@@ -128,25 +90,22 @@ def _download(spec: GrayscaleSet, root: Path, raw: Path, timeout: float = 30.0) 
                 except (DataMissingError, DownloadError) as exc:   # this mirror failed: try the next
                     failures.append(f"  {mirror}{name}: {getattr(exc, 'cause', exc)}")
             else:
-                raise DataMissingError(spec.name, raw, files, why="is not in the data root and could not be "
-                                       "downloaded", hint="\n".join(["Every mirror failed:", *failures, hint]),
-                                       absent=True) from None
+                raise DataMissingError(spec.name, raw, files, absent=True,
+                                       why="is not in the data root and could not be downloaded",
+                                       hint="\n".join(["Every mirror failed:", *failures, hint])) from None
     except BaseException:
-        # A download that failed leaves nothing: no archive that would make the next run see the
-        # set "only partly there" instead of downloading it again.
+        # a kept archive would make the next run see the set "only partly there", not download it
         for path in (set(raw.iterdir()) if raw.is_dir() else set()) - before:
             remove(path)
         raise
 
 
-def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N, 1, 28, 28), labels) of one split from ``root/<name>/raw``.
-
-    All four files absent: downloaded (when ``download``), else :class:`DataMissingError`
-    naming all four. Some absent: :class:`DataMissingError` naming only those. A file whose
-    md5 or contents are wrong: :class:`CorruptDataError` naming that file."""
+def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, ...]:
+    """(images uint8 (N, 1, 28, 28), labels) of one split; all archives absent: downloaded (when
+    ``download``) or an error naming them, some absent: an error naming those, one bad: named."""
     raw = root / spec.name / "raw"
-    found = {name: _present(raw, name) for name in spec.files}
+    found = {name: next((p for p in (raw / name, raw / name.removesuffix(".gz")) if p.is_file()), None)
+             for name in spec.files}   # the archive, or the file torchvision extracted from it
     for name, path in found.items():   # a bad archive is named as bad, even beside missing ones
         if path is not None and path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
             raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive",
@@ -155,9 +114,8 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
                                           f"with internet to download all {len(found)} afresh.")
     missing = [name for name, path in found.items() if path is None]
     if len(missing) == len(found) and download:
-        _download(spec, root, raw)
-        found = {name: raw / name for name in spec.files}
-        missing = []
+        _download(spec, raw)
+        found, missing = {name: raw / name for name in spec.files}, []
     if missing:
         partial = len(missing) < len(found)
         raise DataMissingError(
@@ -176,33 +134,25 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
     return images.unsqueeze(1), labels.long()
 
 
-def load_mnist(
-    train: bool = True,
-    *,
-    dataset: str = COURSE_DATASET,
-    root: Path | str | None = None,
-    device: torch.device | str = "cpu",
-    download: bool = True,
-    smoke: bool | None = None,
-) -> ImageData:
+def load_mnist(train: bool = True, *, dataset: str = COURSE_DATASET, root: Path | str | None = None,
+               device: torch.device | str = "cpu", download: bool = True,
+               smoke: bool | None = None) -> ImageData:
     """One split of MNIST (or ``dataset="FashionMNIST"`` / ``"KMNIST"``) as uint8 tensors
-    (N, 1, 28, 28) on ``device``, with that data set's mean, std and class names.
-
-    In smoke mode the split is a fixed random subset, and a data set that is entirely absent
-    (and cannot be downloaded) is replaced by a loudly announced stand-in. A data set that is
-    partly present is an error in both modes; full mode never uses a stand-in.
-    """
-    spec = dataset_spec(dataset)
+    (N, 1, 28, 28) on ``device``; in smoke mode a fixed subset, or a stand-in when it is absent."""
+    key = dataset.replace("-", "").replace("_", "").lower()
+    spec = next((s for s in DATASETS.values() if s.name.lower() == key), None)
+    if spec is None:
+        raise ValueError(f"unknown data set {dataset!r}; choose one of {', '.join(DATASETS)}")
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
 
     def read() -> ImageData:
         images, labels = read_archives(spec, root, train, download)
-        note(DataUse(f"{spec.name} {split}", str(root / spec.name / "raw"),
-                     course_data=spec.name == COURSE_DATASET))
+        note_data(DataUse(f"{spec.name} {split}", str(root / spec.name / "raw"),
+                          course_data=spec.name == COURSE_DATASET))
         return ImageData(images, labels, list(spec.classes), spec.mean, spec.std, name=f"{spec.name} {split}")
 
-    data = smoke_split(read, dataset=spec.name, split=split, smoke=is_smoke() if smoke is None else smoke,
-                       sizes=SMOKE_SIZES, shape=(1, 28, 28), classes=list(spec.classes), mean=spec.mean,
-                       std=spec.std, reason=lambda exc: f"no archives in {exc.folder}")
+    data = smoke_split(read, dataset=spec.name, split=split, smoke=smoke, sizes=SMOKE_SIZES,
+                       standin=((1, 28, 28), list(spec.classes), spec.mean, spec.std),
+                       reason=lambda exc: f"no archives in {exc.folder}")
     return data.to(device)

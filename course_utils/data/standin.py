@@ -1,11 +1,5 @@
-"""The smoke run's data, written once for every loader (:func:`smoke_split`): a fixed random
-subset of each split, and generated stand-in data on machines without the real data set.
-
-A stand-in is never used silently: :func:`announce` prints one loud line and notes it for the
-notebook's record (:mod:`course_utils.data.provenance`), and the returned data has
-``standin=True``. Only a data set that is entirely absent (a :class:`DataMissingError` with
-``absent``) is replaced, and then every split; full mode never uses one.
-"""
+"""The smoke run's data, for every loader (:func:`smoke_split`): a fixed random subset of each
+split, or, when the data set is entirely absent, loudly announced generated stand-in data."""
 
 from __future__ import annotations
 
@@ -15,35 +9,18 @@ from typing import Callable, TypeVar
 
 import torch
 
-from course_utils.data.errors import DataMissingError
+from course_utils.data.download import DataMissingError
 from course_utils.data.loader import ImageData
-from course_utils.data.provenance import DataUse, note
+from course_utils.run import DataUse, note_data
+from course_utils.settings import is_smoke
+
+D = TypeVar("D")
 
 
-def announce(dataset: str, reason: str) -> None:
-    """Print the one loud line that says the data is generated, not real, and note it."""
-    print(
-        f"!!! STAND-IN DATA: {dataset} not found ({reason}); smoke mode uses GENERATED images "
-        f"with the same shapes and classes. The numbers below say nothing about {dataset}. !!!",
-        file=sys.stderr,
-        flush=True,
-    )
-    note(DataUse(dataset, "generated", standin=True, reason=reason, course_data=False))
-
-
-def make_standin(
-    dataset: str,
-    n: int,
-    shape: tuple[int, int, int],
-    classes: list[str],
-    mean: tuple[float, ...],
-    std: tuple[float, ...],
-    seed: int = 0,
-) -> ImageData:
-    """``n`` uint8 images of ``shape`` (C, H, W): a smooth random template per class plus noise,
-    so a model can learn something from them in a smoke run. The templates depend only on
-    ``dataset`` (every split of a stand-in shows the same classes); ``seed`` draws the labels
-    and the noise of one split."""
+def make_standin(dataset: str, n: int, shape: tuple[int, int, int], classes: list[str],
+                 mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0) -> ImageData:
+    """``n`` uint8 images of ``shape`` (C, H, W): a smooth random template per class (the same for
+    every split of ``dataset``) plus noise, and labels, both drawn with ``seed``."""
     c, h, w = shape
     templates_from = torch.Generator().manual_seed(zlib.crc32(dataset.encode()))
     coarse = torch.rand(len(classes), c, max(h // 4, 1), max(w // 4, 1), generator=templates_from)
@@ -53,25 +30,25 @@ def make_standin(
     labels = labels[torch.randperm(n, generator=g)]
     noise = torch.rand(n, c, h, w, generator=g)
     images = (0.6 * templates[labels] + 0.4 * noise).mul(255).round().to(torch.uint8)
-    return ImageData(images, labels, list(classes), mean, std, name=f"{dataset} (stand-in)",
-                     standin=True)
+    return ImageData(images, labels, list(classes), mean, std, name=f"{dataset} (stand-in)", standin=True)
 
 
-D = TypeVar("D")
-
-
-def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool, sizes: dict[str, int],
-                shape: tuple[int, int, int], classes: list[str], mean: tuple[float, ...],
-                std: tuple[float, ...], reason: Callable[[DataMissingError], str]) -> D | ImageData:
-    """``read()``, the real split (anything with ``subset(n, seed)``); in smoke mode a fixed
-    random subset of ``sizes[split]`` of it, and, when the data set is entirely absent, a
-    loudly announced stand-in of that size (``reason(error)`` says what was missing)."""
+def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool | None, sizes: dict[str, int],
+                standin: tuple, reason: Callable[[DataMissingError], str]) -> D | ImageData:
+    """``read()``, the real split; in smoke mode a fixed random subset of ``sizes[split]`` of it, or,
+    when the data set is entirely absent, an announced stand-in (``standin``: :func:`make_standin`'s
+    shape, classes, mean and std; ``reason(error)``: why)."""
     seed = 0 if split == "train" else 1
+    smoke = is_smoke() if smoke is None else smoke
     try:
         data = read()
     except DataMissingError as exc:
         if not (smoke and exc.absent):
             raise
-        announce(dataset, reason(exc))
-        return make_standin(dataset, sizes[split], shape, classes, mean, std, seed=seed)
+        why = reason(exc)
+        print(f"!!! STAND-IN DATA: {dataset} not found ({why}); smoke mode uses GENERATED images with the "
+              f"same shapes and classes. The numbers below say nothing about {dataset}. !!!",
+              file=sys.stderr, flush=True)
+        note_data(DataUse(dataset, "generated", standin=True, reason=why, course_data=False))
+        return make_standin(dataset, sizes[split], *standin, seed=seed)
     return data.subset(sizes[split], seed=seed) if smoke else data
