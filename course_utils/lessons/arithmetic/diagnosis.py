@@ -1,11 +1,11 @@
 """Inputs too small (or the wrong size) for a model: which layer fails, and the square input sizes
-that work, found on PyTorch's meta device (shapes without data, no compute)."""
+that work, found on PyTorch's meta device (shapes without data)."""
 
 from __future__ import annotations
 
 import contextvars
 import copy
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -18,8 +18,7 @@ MAX_SIZE = 2048   # the largest square input searched
 
 
 class InputSizeError(ValueError):
-    """An input too small (or of the wrong size) for a model: names the layer and the smallest
-    square input that works (``smallest``, None when no size helps)."""
+    """An input too small (or the wrong size) for a model; ``smallest``: None when no size helps."""
 
     def __init__(self, message: str, *, layer: str, smallest: tuple[int, ...] | None) -> None:
         super().__init__(message)
@@ -27,8 +26,7 @@ class InputSizeError(ValueError):
 
 
 class _LayerProblem(Exception):
-    """Raised by the guard hooks inside a shape-only forward pass; ``kind`` is ``"too_small"``,
-    ``"features"`` (a linear layer's width) or ``"channels"``."""
+    """A guard hook's finding: ``kind`` is ``"too_small"``, ``"features"`` or ``"channels"``."""
 
     def __init__(self, name: str, module: nn.Module, in_shape: tuple[int, ...], kind: str, detail: str):
         super().__init__(detail)
@@ -64,15 +62,14 @@ def _guard(name: str):
 
 
 def _guarded_meta(model: nn.Module) -> nn.Module:
-    """A copy of ``model`` on the meta device whose conv, pool and linear layers check their input
-    first; layers that keep the shape become ``nn.Identity`` (some are slow even there)."""
+    """A meta-device copy of ``model`` whose conv, pool and linear layers check their input first."""
     memo: dict = {}
     for t in list(model.parameters()) + list(model.buffers()):
         meta = torch.empty_like(t, device="meta")
         memo[id(t)] = nn.Parameter(meta, t.requires_grad) if isinstance(t, nn.Parameter) else meta
     meta = copy.deepcopy(model, memo).eval()
     for name, m in leaf_modules(meta):
-        if isinstance(m, SAME_SHAPE) and name:
+        if isinstance(m, SAME_SHAPE) and name:   # some are slow even on the meta device
             parent, _, child = name.rpartition(".")
             setattr(meta.get_submodule(parent), child, nn.Identity())
         else:
@@ -81,7 +78,7 @@ def _guarded_meta(model: nn.Module) -> nn.Module:
 
 
 def _probe(meta: nn.Module, shape: tuple[int, ...]) -> Exception | None:
-    """Run the guarded meta model on ``shape`` (batch included): None if it works, else the problem."""
+    """None if the guarded meta model runs on ``shape`` (batch included), else the problem."""
     token = _DIAGNOSING.set(True)
     try:
         with torch.no_grad():
@@ -93,10 +90,17 @@ def _probe(meta: nn.Module, shape: tuple[int, ...]) -> Exception | None:
     return None
 
 
+def _first(works: Callable[[int], bool], lo: int, hi: int) -> int:
+    """The smallest ``n`` in ``[lo, hi)`` for which ``works`` (monotone) holds, else ``hi``."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if works(mid) else (mid + 1, hi)
+    return lo
+
+
 def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int, int] | None:
-    """``(smallest, largest)`` square sizes ``n`` for which the guarded ``meta`` model runs on
-    ``prefix + (n, n)``: the largest is ``MAX_SIZE`` when every larger size works too (an adaptive
-    pool), and None is returned when no size up to ``MAX_SIZE`` works."""
+    """The smallest and largest ``n`` (``MAX_SIZE`` when all larger work) for which the guarded model
+    runs on ``prefix + (n, n)``; None when none up to ``MAX_SIZE`` does."""
     def status(n: int) -> str:
         p = _probe(meta, prefix + (n, n))
         if p is None:
@@ -106,34 +110,16 @@ def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int
             return "small"
         return "other"
 
-    # maps, and so the width of a flatten, grow with the input: find the first size that is not
-    # too small (doubling, then bisecting), then the last one that still runs
-    hi = 1
-    while status(hi) == "small":
-        if hi >= MAX_SIZE:
-            return None
-        hi = min(hi * 2, MAX_SIZE)
-    lo = hi // 2 + 1 if hi > 1 else 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        lo, hi = (mid + 1, hi) if status(mid) == "small" else (lo, mid)
-    first = next((n for n in range(hi, min(hi + 256, MAX_SIZE) + 1) if status(n) == "ok"), None)
+    big_enough = _first(lambda n: status(n) != "small", 1, MAX_SIZE + 1)
+    first = next((n for n in range(big_enough, min(big_enough + 256, MAX_SIZE) + 1) if status(n) == "ok"), None)
     if first is None:
         return None
-    good, step = first, 1
-    while good < MAX_SIZE and status(min(good + step, MAX_SIZE)) == "ok":
-        good, step = min(good + step, MAX_SIZE), step * 2
-    bad = min(good + step, MAX_SIZE)
-    while good < MAX_SIZE and bad - good > 1:
-        mid = (good + bad) // 2
-        good, bad = (mid, bad) if status(mid) == "ok" else (good, mid)
-    return first, good
+    return first, _first(lambda n: status(n) != "ok", first + 1, MAX_SIZE + 1) - 1
 
 
 def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeError | None:
-    """The :class:`InputSizeError` that explains why ``model`` cannot take an input of
-    ``input_shape`` (no batch dimension), or None if it can (or if a layer's size is not the
-    reason: the model's own check, say)."""
+    """The :class:`InputSizeError` explaining why ``model`` cannot take ``input_shape`` (no batch
+    dimension), or None if it can or a layer's size is not the reason."""
     if _DIAGNOSING.get():
         return None
     input_shape = tuple(int(s) for s in input_shape)
@@ -158,8 +144,7 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
 
 
 def check_input(model: nn.Module, input_shape: Sequence[int]) -> None:
-    """Raise :class:`InputSizeError` if an input of ``input_shape`` (no batch dimension) is too
-    small, or the wrong size, for one of ``model``'s layers."""
+    """Raise :class:`InputSizeError` if ``input_shape`` (no batch dimension) does not fit ``model``."""
     err = input_size_error(model, input_shape)
     if err is not None:
         raise err

@@ -1,10 +1,9 @@
-"""Every formula checked against PyTorch: the layer table (a model run once with forward hooks on
-its leaf layers, every row's shape, parameters and MACs compared with the formulas and with
-``FlopCounterMode``), and notebook 04's calculator for one conv or pool layer."""
+"""The layer table (a model run once with hooks on its leaf layers, each row checked against the
+formulas and FlopCounterMode) and notebook 04's calculator for one conv or pool layer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
@@ -18,14 +17,13 @@ from course_utils.lessons.arithmetic.formulas import (FormulaMismatchError, conv
                                                       shape_str)
 from course_utils.results import format_table
 
-#: Rows :func:`format_layer_table` hides by default: same shape, no parameters, no MACs.
-QUIET_TYPES = ("ReLU", "ReLU6", "Dropout")
+_QUIET = ("ReLU", "ReLU6", "Dropout")   # same shape, no parameters, no MACs: not shown
 
 
 @dataclass
 class LayerRow:
-    """One call of one leaf layer. Shapes exclude the batch dimension; ``params`` counts on the
-    layer's first call only; ``macs`` is per image; ``checked``: the shape agreed with a formula."""
+    """One call of one leaf layer: shapes without the batch, ``params`` on its first call only, ``macs``
+    per image, ``checked``: a formula gave the shape; ``label``: conv1, pool1, ..., fc6."""
 
     name: str
     type: str
@@ -35,7 +33,7 @@ class LayerRow:
     params: int
     macs: int
     checked: bool
-    label: str = ""  #: conv1, pool1, ..., fc6 (numbered across weighted layers, as in AlexNet)
+    label: str = ""
 
 
 @dataclass
@@ -47,18 +45,15 @@ class LayerTable:
     rows: list[LayerRow]
     total_params: int
     total_macs: int
-    flops_counted: int  #: FlopCounterMode's total for the same forward pass
-    flops_by_layer: dict[str, int] = field(default_factory=dict)
 
     def row(self, key: str) -> LayerRow:
-        """The first row whose label (``conv5``) or name (``features.10``) is ``key``."""
+        """The first row labelled (``conv5``) or named (``features.10``) ``key``."""
         found = next((r for r in self.rows if key in (r.label, r.name)), None)
         if found is None:
             raise KeyError(f"no layer labelled or named {key!r} in the table of {self.model}")
         return found
 
     def weighted(self) -> list[LayerRow]:
-        """The rows that hold parameters (conv, linear, norm layers), in order."""
         return [r for r in self.rows if r.params]
 
     def share_by_type(self) -> dict[str, dict[str, float]]:
@@ -72,8 +67,7 @@ class LayerTable:
 
 
 def _label(rows: list[LayerRow]) -> None:
-    """conv1, pool1, conv2, ..., fc6: conv and linear layers numbered in order of their first
-    call, pools and norms after the conv before them (AlexNet's naming)."""
+    """AlexNet's names: conv and linear layers numbered by first call, pools and norms after the last."""
     n, weighted = 0, {}
     for r in rows:
         if r.type.startswith("Conv") or r.type == "Linear":
@@ -86,17 +80,13 @@ def _label(rows: list[LayerRow]) -> None:
                        else f"norm{n}" if "Norm" in r.type else "flatten" if r.type == "Flatten" else "")
 
 
-def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bool = True) -> LayerTable:
-    """Run ``model`` once in eval mode on one random input of ``input_shape`` (no batch dimension,
-    e.g. ``(3, 224, 224)``) and tabulate each leaf layer call: name, type, output shape, parameters
-    and MACs, with totals. Every output shape is checked against the layer's formula, parameter
-    counts against the layer's tensors and (``check_flops``) conv and linear MACs against
-    ``FlopCounterMode`` (FLOPs = 2 x MACs): a disagreement raises :class:`FormulaMismatchError`.
-    An input too small (or the wrong size) raises :class:`InputSizeError` before anything runs."""
+def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
+    """Run ``model`` once in eval mode on a random input of ``input_shape`` (no batch dimension) and
+    tabulate each leaf layer call; a shape, parameter count or conv or linear MACs that disagree with
+    the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
     input_shape = tuple(int(s) for s in input_shape)
     check_input(model, input_shape)
     calls = []
-    leaves = leaf_modules(model)
 
     def hook(name: str):
         def record(module: nn.Module, args, output) -> None:
@@ -105,7 +95,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bo
                 calls.append((name, module, tuple(x.shape), tuple(y.shape)))
         return record
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in leaves]
+    handles = [m.register_forward_hook(hook(name)) for name, m in leaf_modules(model)]
     param = next(model.parameters(), None)
     x = torch.randn(1, *input_shape, device=param.device if param is not None else "cpu",
                     dtype=param.dtype if param is not None and param.is_floating_point() else None)
@@ -137,34 +127,30 @@ def layer_table(model: nn.Module, input_shape: Sequence[int], *, check_flops: bo
     if outside:  # parameters held by a non-leaf module itself, or by a layer that never ran
         rows.append(LayerRow("(parameters outside the leaf layers that ran)", "", "", (), (), outside, 0, False))
 
-    named = {name for name, _ in leaves}
-    flops_by_layer = {key.split(".", 1)[1]: int(sum(ops.values())) for key, ops in counter.get_flop_counts().items()
-                      if "." in key and key.split(".", 1)[1] in named}
-    if check_flops:
-        macs: dict[str, int] = {}
-        for r in rows:
-            if r.type.startswith("Conv") or r.type == "Linear":
-                macs[r.name] = macs.get(r.name, 0) + r.macs
-        for name, m in macs.items():
-            if flops_by_layer.get(name, 0) != 2 * m:
-                raise FormulaMismatchError(f"{name}: the formula gives {m:,} MACs ({2 * m:,} FLOPs) but "
-                                           f"FlopCounterMode counted {flops_by_layer.get(name, 0):,} FLOPs")
+    flops = {key.partition(".")[2]: sum(ops.values()) for key, ops in counter.get_flop_counts().items() if "." in key}
+    macs: dict[str, int] = {}
+    for r in rows:
+        if r.type.startswith("Conv") or r.type == "Linear":
+            macs[r.name] = macs.get(r.name, 0) + r.macs
+    for name, m in macs.items():
+        if flops.get(name, 0) != 2 * m:
+            raise FormulaMismatchError(f"{name}: the formula gives {m:,} MACs ({2 * m:,} FLOPs) but "
+                                       f"FlopCounterMode counted {flops.get(name, 0):,} FLOPs")
     return LayerTable(getattr(model, "display_name", type(model).__name__), input_shape, rows,
-                      sum(r.params for r in rows), sum(r.macs for r in rows), int(counter.get_total_flops()),
-                      flops_by_layer)
+                      sum(r.params for r in rows), sum(r.macs for r in rows))
 
 
-def format_layer_table(table: LayerTable, *, labels: bool = True, hide: Sequence[str] = QUIET_TYPES,
-                       names: Sequence[str] | None = None, totals: bool = True) -> str:
-    """The table as text: rows of the types in ``hide`` left out, ``names`` keeps only rows whose
-    name starts with one of them, ``totals`` adds the model's totals; a last line says what was checked."""
+def format_layer_table(table: LayerTable, *, labels: bool = True, names: Sequence[str] | None = None,
+                       totals: bool = True) -> str:
+    """The table as text without its ReLU and Dropout rows: ``names`` keeps only rows whose name starts
+    with one of them, ``totals`` adds the model's; a last line says what was checked."""
     rows = [{**({"layer": r.label} if labels else {}), "name": r.name, "type": r.type, "config": r.config,
              "output": shape_str(r.output_shape), "params": r.params, "MACs": r.macs}
-            for r in table.rows if r.type not in hide and (names is None or r.name.startswith(tuple(names)))]
+            for r in table.rows if r.type not in _QUIET and (names is None or r.name.startswith(tuple(names)))]
     if totals:
         rows.append({**({"layer": "total"} if labels else {}), "name": "" if labels else "total", "type": "",
                      "config": "", "output": "", "params": table.total_params, "MACs": table.total_macs})
-    hidden = sorted({r.type for r in table.rows if r.type in hide})
+    hidden = sorted({r.type for r in table.rows if r.type in _QUIET})
     note = (f"input {shape_str(table.input_shape)}; {sum(r.checked for r in table.rows)} of {len(table.rows)} "
             f"output shapes checked against their formula; conv and linear MACs agree with FlopCounterMode "
             f"(FLOPs = 2 x MACs)" + (f"; {', '.join(hidden)} rows hidden (same shape, no parameters, no MACs)"
@@ -172,10 +158,10 @@ def format_layer_table(table: LayerTable, *, labels: bool = True, hide: Sequence
     return format_table(rows) + "\n" + note
 
 
-def side_by_side(tables: dict[str, LayerTable], kinds: Sequence[str] = ("conv", "pool", "flatten", "fc")) -> list[dict]:
-    """One row per labelled layer (conv1, pool1, ..., fc8), one column per model with its output
-    shape, then parameters and MACs: several variants of a network compared."""
-    order = list(dict.fromkeys(r.label for t in tables.values() for r in t.rows if r.label.startswith(tuple(kinds))))
+def side_by_side(tables: dict[str, LayerTable]) -> list[dict]:
+    """One row per conv, pool, flatten and fc layer with each model's output shape, then the totals."""
+    kinds = ("conv", "pool", "flatten", "fc")
+    order = list(dict.fromkeys(r.label for t in tables.values() for r in t.rows if r.label.startswith(kinds)))
     rows = []
     for label in order:
         row = {"layer": label}
@@ -195,8 +181,7 @@ def side_by_side(tables: dict[str, LayerTable], kinds: Sequence[str] = ("conv", 
 
 @dataclass
 class LayerResult:
-    """What the calculator says about one layer; ``error`` (and no numbers) when the settings give
-    no valid layer or no valid output."""
+    """What the calculator says about one layer; ``error`` (and no numbers) when there is no valid output."""
 
     layer: str
     input: str
@@ -218,10 +203,8 @@ class LayerResult:
 def calculate_layer(kind: str = "conv", size: int = 224, in_channels: int = 3, out_channels: int = 64,
                     kernel: int = 11, stride: int = 4, padding: int = 2, dilation: int = 1,
                     groups: int = 1) -> LayerResult:
-    """Output size, parameters and MACs of a square ``kind`` layer (``"conv"``: ``nn.Conv2d`` with
-    bias; ``"maxpool"``: ``nn.MaxPool2d``) on a ``size`` x ``size`` input by the formulas, checked
-    against the real layer on the meta device and ``FlopCounterMode``. Invalid settings give a
-    result whose ``error`` says why, never an exception."""
+    """Output, parameters and MACs of a square ``nn.Conv2d`` or ``nn.MaxPool2d`` by the formulas, checked
+    against the real layer on the meta device; invalid settings give a result whose ``error`` says why."""
     if kind not in ("conv", "maxpool"):
         raise ValueError(f"kind must be 'conv' or 'maxpool', got {kind!r}")
     conv = kind == "conv"
