@@ -1,7 +1,5 @@
-"""What notebook 05 needs around its fine-tuning strategies and a cell would drown in: the
-learning-rate schedule, the from-scratch recipe, the table over seeds and the time forecast.
-The strategies themselves (the new head, freezing, the parameter groups) are the notebook's
-own cells, saved as :mod:`course_utils.models.heads`."""
+"""Around notebook 05's fine-tuning strategies (its own cells, :mod:`course_utils.models.heads`): the
+learning-rate schedule, the from-scratch recipe, the table over seeds and the time forecast."""
 
 from __future__ import annotations
 
@@ -17,9 +15,8 @@ from course_utils.stats import mean_std
 
 def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, final: float = 0.1,
                  warmup: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
-    """Scale every group's learning rate along a half cosine from 1x down to ``final``x over
-    ``total_steps`` (step it after every batch), after ``warmup`` steps of a linear rise from
-    0.1x; the groups keep their ratio."""
+    """Every group's learning rate times a half cosine from 1 down to ``final`` over ``total_steps``
+    (stepped per batch), after ``warmup`` steps rising linearly from 0.1."""
     def factor(step: int) -> float:
         if step < warmup:
             return 0.1 + 0.9 * step / warmup
@@ -30,8 +27,7 @@ def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, final: floa
 
 
 def rows_by_strategy(acc: dict[str, list[float]], n_test: int) -> Iterable[dict]:
-    """Table rows: each strategy's mean, spread and range of test accuracy over the seeds,
-    and how many test photos the spread is."""
+    """Each strategy's mean, spread and range of test accuracy over the seeds, and the range in photos."""
     for strategy, values in acc.items():
         mean, std = mean_std(values)
         yield {"strategy": strategy, "mean": mean, "std": std, "min": min(values), "max": max(values),
@@ -42,13 +38,9 @@ def scratch_run(model, train, test, *, mean, std, device, seed: int = 0, batch_s
                 optimizer: str = "adam", lr: float = 3e-4, epochs: int = 24, image_size: int = 112,
                 crop_scale: float = 0.5, bn_momentum: float = 0.1, weight_decay: float = 0.0,
                 zero_head: bool = True):
-    """The from-scratch recipe for ``model`` (a net with random weights, on ``device``): batch
-    norm whose running averages follow at ``bn_momentum`` (EfficientNet's own 0.01 is too slow
-    for a few dozen steps), trained at ``image_size`` pixels on random crops of at least
-    ``crop_scale`` of each photo, tested on the centre crop; with ``zero_head`` the head starts
-    at zero, so the first loss is exactly ln(classes) (random features times a random head
-    start it higher). Every parameter at one rate ``lr``; ``epochs`` is the caller's to use.
-    Returns ``(model, optimizer, train_loader, test_loader)``."""
+    """``(model, optimizer, train_loader, test_loader)`` to train ``model`` from scratch: batch norm
+    following at ``bn_momentum``, random crops of ``image_size``, a zero head (first loss ln(classes));
+    ``epochs`` is the caller's to use."""
     from torchvision.transforms import v2
 
     from course_utils.data.photos import AugmentedLoader, make_loaders
@@ -76,9 +68,8 @@ def scratch_run(model, train, test, *, mean, std, device, seed: int = 0, batch_s
 def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: int, seeds: int, *, backbone: str,
                         lr: dict, scratch: dict | None = None, train=None, test=None, mean=None, std=None,
                         num_classes: int = 2, device="cpu"):
-    """One measured forecast for training every strategy once per seed (and the scratch run),
-    from a few steps of each (see :func:`course_utils.estimate.estimate_fit`); ``make_run`` is
-    the notebook's ``make_run(strategy, backbone, lr=..., num_classes=..., device=...)``."""
+    """One forecast for every strategy's runs (and the scratch run) from a few measured steps of each;
+    ``make_run(strategy, backbone, lr=..., num_classes=..., device=...)`` is the notebook's."""
     from course_utils.estimate import Estimate, estimate_fit
 
     measure_steps = 1 if is_smoke() else 2
