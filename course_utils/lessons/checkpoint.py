@@ -43,9 +43,9 @@ def _loadable(value: Any, where: str) -> Any:
         return type(value)(_loadable(v, f"{where}[{i}]") for i, v in enumerate(value))
     hint = ("torch.from_numpy(array) or array.tolist()" if isinstance(value, np.ndarray) else
             "str(path)" if isinstance(value, os.PathLike) else "numbers, strings, lists, dicts or tensors")
-    raise CheckpointError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a checkpoint "
-                          f"cannot hold so that it loads safely (torch.load with weights_only=True); store "
-                          f"plain data instead: {hint}. Nothing was written.")
+    raise CheckpointError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a "
+                          f"checkpoint cannot hold so that it loads safely (torch.load with "
+                          f"weights_only=True); store plain data instead: {hint}. Nothing was written.")
 
 
 def save_checkpoint(path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
@@ -85,10 +85,12 @@ def _read(path: Path, map_location: torch.device) -> dict:
     except Exception as exc:  # e.g. a value only a full unpickler could rebuild
         raise CheckpointError(f"checkpoint {path} holds something that cannot be loaded safely "
                               f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). It was written by "
-                              f"another program or an older course_utils; save it again with save_checkpoint.") from None
+                              f"another program or an older course_utils; save it again with "
+                              f"save_checkpoint.") from None
 
 
-def load_checkpoint(path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+def load_checkpoint(path: Path | str, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
     """Load the verified checkpoint at ``path`` into ``model`` (and ``optimizer``); return its state."""
     state = _read(Path(path), next(model.parameters()).device)
     try:
@@ -96,17 +98,18 @@ def load_checkpoint(path: Path | str, model: nn.Module, optimizer: torch.optim.O
     except RuntimeError as exc:
         saved, given = state.get("model_class"), type(model).__name__
         if saved is not None and saved != given:
-            raise CheckpointError(f"checkpoint {path} holds the weights of a {saved} model, and it was given a "
-                                  f"{given}: build the same model as the run that saved it. ({exc})") from None
+            raise CheckpointError(f"checkpoint {path} holds the weights of a {saved} model, and it was "
+                                  f"given a {given}: build the same model as the run that saved it. "
+                                  f"({exc})") from None
         raise CheckpointError(f"checkpoint {path} does not fit this {given} model: {exc}") from None
     if optimizer is not None:
         if state["optimizer"] is None:
             raise CheckpointError(f"checkpoint {path} holds no optimizer state to resume from")
         saved, given = state.get("optimizer_class"), type(optimizer).__name__
         if saved is not None and saved != given:
-            raise CheckpointError(f"checkpoint {path} holds the state of a {saved} optimizer, and it was given a "
-                                  f"{given}: build the same optimizer as the run that saved it (or resume "
-                                  f"without its optimizer state).")
+            raise CheckpointError(f"checkpoint {path} holds the state of a {saved} optimizer, and it was "
+                                  f"given a {given}: build the same optimizer as the run that saved it (or "
+                                  f"resume without its optimizer state).")
         try:
             optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as exc:

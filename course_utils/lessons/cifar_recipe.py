@@ -91,7 +91,7 @@ ModelFn = Callable[..., nn.Module]
 
 def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int,
                model_fn: ModelFn = FastVGG) -> nn.Module:
-    """The net of ``recipe``, whitened from 5,000 random training images (a sorted set's first are one class)."""
+    """The net of ``recipe``, whitened from 5,000 random training images (not the first: sorted by class)."""
     set_seed(seed)
     model = model_fn(recipe.widths, batchnorm=recipe.batchnorm)
     if recipe.whitening:
@@ -110,7 +110,8 @@ def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int
 
 
 def estimate_fast(train: ImageData, recipe: FastRecipe = FastRecipe(), *, device, seed: int = 0,
-                  runs: int = 1, name: str = "FastVGG", shorten: str = "", model_fn: ModelFn = FastVGG) -> Estimate:
+                  runs: int = 1, name: str = "FastVGG", shorten: str = "",
+                  model_fn: ModelFn = FastVGG) -> Estimate:
     """How long ``runs`` trainings with ``recipe`` take, measured on a few steps of a throwaway net."""
     model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     est = estimate_fit(model, loader, optimizer, recipe.epochs, amp=True, name=name, shorten=shorten)
@@ -128,9 +129,9 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
     scheduler = None
     if recipe.schedule:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=recipe.epochs * len(loader),
-            pct_start=0.2, anneal_strategy="linear", div_factor=5.0, final_div_factor=1e4,
-            three_phase=False, cycle_momentum=False)
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=recipe.epochs * len(loader), pct_start=0.2, anneal_strategy="linear", div_factor=5.0,
+            final_div_factor=1e4, three_phase=False, cycle_momentum=False)
     ema = ema_model(model, recipe.ema_decay) if recipe.ema_decay else None
     monitor_loader = monitor.loader(1000) if monitor is not None else None
     history = fit(model, loader, optimizer, recipe.epochs, test_loader=monitor_loader, scheduler=scheduler,

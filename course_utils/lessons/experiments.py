@@ -23,6 +23,7 @@ Transform = Callable[[Tensor], Tensor]
 
 @dataclass(frozen=True)
 class Recipe:
+    """Notebook 01's: SGD with momentum, batches of 64, one epoch."""
 
     epochs: int = 1
     batch_size: int = 64
@@ -42,7 +43,8 @@ def train_model(model: nn.Module | ModelFactory, train: ImageData, test: ImageDa
     model = model.to(device if device is not None else train.images.device)
     history = fit(model, train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform),
                   make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum), recipe.epochs,
-                  test_loader=test.loader(recipe.test_batch_size, transform=transform), progress=False, desc=desc)
+                  test_loader=test.loader(recipe.test_batch_size, transform=transform), progress=False,
+                  desc=desc)
     return model, history
 
 
@@ -73,7 +75,8 @@ class SeedRuns:
     def table_rows(self) -> list[dict]:
         conds = self.conditions()
         return [{"model": m, **{c: f"{self.mean(m, c):.3f} ± {self.std(m, c):.3f}" for c in conds},
-                 **({"change": f"{self.change(m, conds[1]):+.3f}"} if len(conds) == 2 else {})} for m in self.acc]
+                 **({"change": f"{self.change(m, conds[1]):+.3f}"} if len(conds) == 2 else {})}
+                for m in self.acc]
 
     def seed_rows(self) -> list[dict]:
         return [{"seed": s, **{f"{m} {c}": values[i] for m, per_model in self.acc.items()
@@ -108,7 +111,8 @@ def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageD
     out = SeedRuns(list(seeds), empty(), histories=empty(), models=empty())
     bar = tqdm(runs, desc="runs", leave=False, disable=not progress)
     for m, c, s in bar:
-        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe, device=device)
+        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe,
+                                     device=device)
         out.acc[m][c].append(history["test_acc"][-1])
         out.histories[m][c].append(history)
         out.models[m][c].append(model)
@@ -156,7 +160,8 @@ class TwinRuns:
 
 
 def train_twins(model_factory: ModelFactory, train: ImageData, test: ImageData, permutation: PixelPermutation,
-                seed: int, *, recipe: Recipe = Recipe(), device: torch.device | str | None = None) -> TwinRuns:
+                seed: int, *, recipe: Recipe = Recipe(), device: torch.device | str | None = None
+                ) -> TwinRuns:
     """Train an FC net on the original images and its twin from the rewired start on the permuted ones,
     with the same batch order: if the net is blind to where pixels are, both runs are one run."""
     set_seed(seed)
@@ -166,10 +171,9 @@ def train_twins(model_factory: ModelFactory, train: ImageData, test: ImageData, 
     permuted, h_perm = train_model(twin_start, train, test, seed, transform=permutation, recipe=recipe,
                                    device=device, desc="permuted")
     rewired = permute_fc_input(original, permutation.perm)
-    return TwinRuns(
-        h_orig, h_perm,
-        max_step_loss_difference=max(abs(a - b) for a, b in zip(h_orig["step_loss"], h_perm["step_loss"], strict=True)),
-        max_weight_difference=max((a - b).abs().max().item() for a, b in
-                                  zip(rewired.parameters(), permuted.parameters(), strict=True)),
-        predictions=compare_predictions(original, test.loader(recipe.test_batch_size), permuted,
+    pairs = zip(h_orig["step_loss"], h_perm["step_loss"], strict=True)
+    weights = zip(rewired.parameters(), permuted.parameters(), strict=True)
+    return TwinRuns(h_orig, h_perm, max(abs(a - b) for a, b in pairs),
+                    max((a - b).abs().max().item() for a, b in weights),
+                    compare_predictions(original, test.loader(recipe.test_batch_size), permuted,
                                         test.loader(recipe.test_batch_size, transform=permutation)))

@@ -36,38 +36,35 @@ def rows_by_strategy(acc: dict[str, list[float]], n_test: int) -> Iterable[dict]
 
 def scratch_run(model, train, test, *, mean, std, device, seed: int = 0, batch_size: int = 32,
                 optimizer: str = "adam", lr: float = 3e-4, epochs: int = 24, image_size: int = 112,
-                crop_scale: float = 0.5, bn_momentum: float = 0.1, weight_decay: float = 0.0,
-                zero_head: bool = True):
-    """``(model, optimizer, train_loader, test_loader)`` to train ``model`` from scratch: batch norm
-    following at ``bn_momentum``, random crops of ``image_size``, a zero head (first loss ln(classes));
-    ``epochs`` is the caller's to use."""
+                crop_scale: float = 0.5):
+    """``(model, optimizer, train_loader, test_loader)`` to train ``model`` from scratch on random crops of
+    ``image_size``; ``epochs`` is the caller's to use."""
     from torchvision.transforms import v2
 
     from course_utils.data.photos import AugmentedLoader, make_loaders
 
     model.image_size = image_size
-    if zero_head:
-        for layer in model.head.modules():
-            if isinstance(layer, torch.nn.Linear):
-                torch.nn.init.zeros_(layer.weight)
-    for layer in model.modules():
+    for layer in model.head.modules():   # a zero head: the first loss is exactly ln(classes)
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.zeros_(layer.weight)
+    for layer in model.modules():   # EfficientNet's own 0.01 is too slow for a few dozen steps
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-            layer.momentum = bn_momentum
+            layer.momentum = 0.1
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = (make_adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else make_sgd(params, lr=lr, momentum=0.9, weight_decay=weight_decay))
-    _, test_loader = make_loaders(train, test, batch_size, mean=mean, std=std, test_batch_size=64, device=device,
-                                  seed=seed, size=image_size, resize=round(image_size * 256 / 224))
+    opt = (make_adam(params, lr=lr, weight_decay=0.0) if optimizer == "adam"
+           else make_sgd(params, lr=lr, momentum=0.9, weight_decay=0.0))
+    _, test_loader = make_loaders(train, test, batch_size, mean=mean, std=std, test_batch_size=64,
+                                  device=device, seed=seed, size=image_size,
+                                  resize=round(image_size * 256 / 224))
+    crop = v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0), antialias=True)
     train_loader = AugmentedLoader(train, batch_size, mean=mean, std=std, seed=seed, device=device,
-                                   transform=v2.Compose([v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0),
-                                                                              antialias=True),
-                                                         v2.RandomHorizontalFlip()]))
+                                   transform=v2.Compose([crop, v2.RandomHorizontalFlip()]))
     return model, opt, train_loader, test_loader
 
 
-def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: int, seeds: int, *, backbone: str,
-                        lr: dict, scratch: dict | None = None, train=None, test=None, mean=None, std=None,
-                        num_classes: int = 2, device="cpu"):
+def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: int, seeds: int, *,
+                        backbone: str, lr: dict, scratch: dict, train, test, mean, std, num_classes: int = 2,
+                        device="cpu"):
     """One forecast for every strategy's runs (and the scratch run) from a few measured steps of each;
     ``make_run(strategy, backbone, lr=..., num_classes=..., device=...)`` is the notebook's."""
     from course_utils.estimate import Estimate, estimate_fit
@@ -83,11 +80,10 @@ def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: in
     for strategy in strategies:
         model, opt = make_run(strategy, backbone, lr=lr[strategy], num_classes=num_classes, device=device)
         add(estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=measure_steps))
-    if scratch is not None:
-        settings = dict(scratch)
-        scratch_epochs = settings.pop("epochs")
-        model, _ = make_run("scratch", backbone, lr=settings["lr"], num_classes=num_classes, device=device)
-        model, opt, loader, _ = scratch_run(model, train, test, mean=mean, std=std, device=device, **settings)
-        add(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
+    settings = dict(scratch)
+    scratch_epochs = settings.pop("epochs")
+    model, _ = make_run("scratch", backbone, lr=settings["lr"], num_classes=num_classes, device=device)
+    model, opt, loader, _ = scratch_run(model, train, test, mean=mean, std=std, device=device, **settings)
+    add(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
     total.step_seconds = total.seconds / max(total.steps, 1)
     return total

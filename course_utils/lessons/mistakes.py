@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from course_utils.data.loader import TensorLoader
 from course_utils.data.photos import AugmentedLoader, ImageList, fixed_images, test_transform, train_transform
-from course_utils.training import place, right_per_image  # right_per_image: the notebooks import it from here too
+from course_utils.training import place, right_per_image  # noqa: F401 (the notebooks import it from here)
 
 
 @torch.no_grad()
@@ -49,8 +49,9 @@ def random_crop_right(model: nn.Module, test: ImageList, *, mean, std, repeats: 
     return torch.stack(right)
 
 
-def right_at_size(model, test: ImageList, size: int, resize: int, *, mean, std, batch_size: int = 64) -> Tensor:
-    """Per photo, whether the model gets it right on photos resized to ``resize``, centre-cropped to ``size``."""
+def right_at_size(model, test: ImageList, size: int, resize: int, *, mean, std,
+                  batch_size: int = 64) -> Tensor:
+    """Per photo, whether the model gets it right resized to ``resize``, centre-cropped to ``size``."""
     device = next(model.parameters()).device
     loader = TensorLoader(fixed_images(test, size, resize, test_transform(size, resize)), test.labels,
                           batch_size, mean=mean, std=std, device=device)

@@ -70,16 +70,16 @@ class PixelPermutation:
 
 @torch.no_grad()
 def permute_fc_input(model: nn.Module, perm: Tensor) -> nn.Module:
-    """A copy of the FC ``model`` whose first linear layer reads permuted images: ``W'[:, i] = W[:, perm[i]]``,
+    """A copy of the FC ``model`` whose first linear layer reads permuted images, ``W'[:, i] = W[:, perm[i]]``
     so ``W' @ x[perm] == W @ x``; ``TypeError`` for a net with a convolution."""
     perm = check_permutation(perm)
     converted = copy.deepcopy(model)
     for name, layer in converted.named_modules():
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            raise TypeError(f"{type(model).__name__} starts with a convolution ({name}: {type(layer).__name__}); "
-                            "there is no weight permutation that makes it see shuffled pixels as before: one "
-                            "small filter is shared by every position, and the shuffle scatters each "
-                            "neighbourhood differently")
+            raise TypeError(f"{type(model).__name__} starts with a convolution ({name}: "
+                            f"{type(layer).__name__}); there is no weight permutation that makes it see "
+                            "shuffled pixels as before: one small filter is shared by every position, and "
+                            "the shuffle scatters each neighbourhood differently")
         if isinstance(layer, nn.Linear):
             if layer.in_features != perm.numel():
                 raise ValueError(f"the first linear layer reads {layer.in_features} inputs, "

@@ -49,10 +49,14 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
     out = _raw_output_size(size, kernel, stride, padding, dilation, ceil_mode)
     if out < 1:
-        raise ValueError(f"an input of size {size} is too small for a window of {kernel} (dilation {dilation}, "
-                         f"padding {padding}): the output would have size {out}; the smallest input is "
-                         f"{min_input_size(kernel, stride, padding, dilation, ceil_mode)}")
+        raise ValueError(f"an input of size {size} is too small for a window of {kernel} (dilation "
+                         f"{dilation}, padding {padding}): the output would have size {out}; the smallest "
+                         f"input is {min_input_size(kernel, stride, padding, dilation, ceil_mode)}")
     return out
+
+
+def _groups_error(in_channels: int, out_channels: int, groups: int) -> str:
+    return f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)"
 
 
 def _tuple(v, n: int) -> tuple:
@@ -62,8 +66,9 @@ def _tuple(v, n: int) -> tuple:
 def conv_params(in_channels: int, out_channels: int, kernel, groups: int = 1, bias: bool = True) -> int:
     """Weights ``out * (in / groups) * prod(kernel)`` plus ``out`` biases (``kernel``: int or tuple)."""
     if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)")
-    return out_channels * (in_channels // groups) * math.prod(_tuple(kernel, 2)) + (out_channels if bias else 0)
+        raise ValueError(_groups_error(in_channels, out_channels, groups))
+    weights = out_channels * (in_channels // groups) * math.prod(_tuple(kernel, 2))
+    return weights + (out_channels if bias else 0)
 
 
 def conv_macs(in_channels: int, out_channels: int, kernel, out_size, groups: int = 1) -> int:
@@ -113,17 +118,23 @@ def describe_layer(module: nn.Module) -> str:
     w = window(module)
     if w is not None:
         kernel, stride, padding, dilation = w
-        text = "x".join(map(str, kernel)) + ("/" + "x".join(map(str, sorted(set(stride)))) if max(stride) > 1 else "")
-        text += (" p" + ",".join(map(str, sorted(set(padding)))) if max(padding) else "") + (
-            " d" + ",".join(map(str, sorted(set(dilation)))) if max(dilation) > 1 else "")
+        text = "x".join(map(str, kernel)) + ("/" + _distinct(stride, "x") if max(stride) > 1 else "")
+        text += (" p" + _distinct(padding) if max(padding) else "") + (
+            " d" + _distinct(dilation) if max(dilation) > 1 else "")
         if isinstance(module, _CONV):
-            text = f"{module.in_channels}->{module.out_channels} {text}" + (f" g{module.groups}" if module.groups > 1 else "")
+            groups = f" g{module.groups}" if module.groups > 1 else ""
+            text = f"{module.in_channels}->{module.out_channels} {text}{groups}"
         return text + (" ceil" if getattr(module, "ceil_mode", False) else "")
     if isinstance(module, nn.Linear):
         return f"{module.in_features}->{module.out_features}"
     if isinstance(module, _ADAPTIVE):
-        return "to " + "x".join("any" if s is None else str(s) for s in _tuple(module.output_size, _dims(module)))
+        size = _tuple(module.output_size, _dims(module))
+        return "to " + "x".join("any" if s is None else str(s) for s in size)
     return ""
+
+
+def _distinct(values: Sequence[int], sep: str = ",") -> str:
+    return sep.join(map(str, sorted(set(values))))
 
 
 def expected_output_shape(module: nn.Module, in_shape: Sequence[int]) -> tuple[int, ...] | None:
@@ -156,8 +167,8 @@ def layer_params(module: nn.Module) -> int:
     else:
         return actual
     if formula != actual:
-        raise FormulaMismatchError(f"{type(module).__name__}: the formula gives {formula:,} parameters but the "
-                                   f"layer holds {actual:,}")
+        raise FormulaMismatchError(f"{type(module).__name__}: the formula gives {formula:,} parameters "
+                                   f"but the layer holds {actual:,}")
     return formula
 
 

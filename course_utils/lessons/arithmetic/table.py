@@ -12,11 +12,10 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from course_utils.lessons.arithmetic.formulas import (_CONV, _POOL, SAME_SHAPE, FormulaMismatchError, conv_macs,
-                                                      conv_output_size, conv_params, describe_layer,
-                                                      expected_output_shape, first_tensor, layer_macs,
-                                                      layer_params, leaf_modules, min_input_size, shape_str,
-                                                      window, window_output)
+from course_utils.lessons.arithmetic.formulas import (
+    _CONV, _POOL, SAME_SHAPE, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
+    describe_layer, expected_output_shape, first_tensor, layer_macs, layer_params, leaf_modules,
+    min_input_size, shape_str, window, window_output)
 from course_utils.results import format_table
 
 MAX_SIZE = 2048   # the largest square input searched
@@ -32,11 +31,11 @@ class InputSizeError(ValueError):
 
 
 class _LayerProblem(Exception):
-    """A guard hook's finding: ``kind`` is ``"too_small"``, ``"features"`` or ``"channels"``."""
+    """A guard hook's finding; ``kind``: ``"small"`` (a larger input may fit), ``"big"`` or ``"channels"``."""
 
-    def __init__(self, name: str, module: nn.Module, in_shape: tuple[int, ...], kind: str, detail: str):
+    def __init__(self, name: str, module: nn.Module, kind: str, detail: str):
         super().__init__(detail)
-        self.name, self.module, self.in_shape, self.kind, self.detail = name, module, in_shape, kind, detail
+        self.name, self.module, self.kind = name, module, kind
 
 
 _DIAGNOSING = contextvars.ContextVar("course_utils_diagnosing", default=False)   # no diagnosis inside one
@@ -45,25 +44,25 @@ _DIAGNOSING = contextvars.ContextVar("course_utils_diagnosing", default=False)  
 def _guard(name: str):
     def check(module: nn.Module, args) -> None:
         x = first_tensor(args)
-        shape = tuple(x.shape) if x is not None else None
-        if shape is None:
+        if x is None:
             return
+        shape = tuple(x.shape)
         if isinstance(module, nn.Linear) and shape[-1] != module.in_features:
-            raise _LayerProblem(name, module, shape, "features",
+            raise _LayerProblem(name, module, "small" if shape[-1] < module.in_features else "big",
                                 f"expects {module.in_features:,} input features but gets {shape[-1]:,}")
         if isinstance(module, _CONV + _POOL):
             n = len(window(module)[0])
             if isinstance(module, _CONV) and shape[-n - 1] != module.in_channels:
-                raise _LayerProblem(name, module, shape, "channels",
+                raise _LayerProblem(name, module, "channels",
                                     f"expects {module.in_channels} input channels but gets {shape[-n - 1]}")
             out = window_output(module, shape[-n:])
             if min(out) < 1:
                 ceil = bool(getattr(module, "ceil_mode", False))
                 need = tuple(min_input_size(*w, ceil) for w in zip(*window(module)))
                 channels = module.out_channels if isinstance(module, _CONV) else shape[-n - 1]
-                raise _LayerProblem(name, module, shape, "too_small",
-                                    f"gets a {shape_str(shape[1:])} map but needs at least {shape_str(need)}: "
-                                    f"its output would be {shape_str((channels,) + out)}")
+                raise _LayerProblem(name, module, "small", f"gets a {shape_str(shape[1:])} map but needs at "
+                                    f"least {shape_str(need)}: its output would be "
+                                    f"{shape_str((channels,) + out)}")
     return check
 
 
@@ -109,15 +108,11 @@ def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int
     runs on ``prefix + (n, n)``; None when none up to ``MAX_SIZE`` does."""
     def status(n: int) -> str:
         p = _probe(meta, prefix + (n, n))
-        if p is None:
-            return "ok"
-        if isinstance(p, _LayerProblem) and (p.kind == "too_small" or (
-                p.kind == "features" and p.in_shape[-1] < p.module.in_features)):
-            return "small"
-        return "other"
+        return "ok" if p is None else "small" if isinstance(p, _LayerProblem) and p.kind == "small" else "bad"
 
     big_enough = _first(lambda n: status(n) != "small", 1, MAX_SIZE + 1)
-    first = next((n for n in range(big_enough, min(big_enough + 256, MAX_SIZE) + 1) if status(n) == "ok"), None)
+    first = next((n for n in range(big_enough, min(big_enough + 256, MAX_SIZE) + 1) if status(n) == "ok"),
+                 None)
     if first is None:
         return None
     return first, _first(lambda n: status(n) != "ok", first + 1, MAX_SIZE + 1) - 1
@@ -133,18 +128,19 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
     problem = _probe(meta, (1,) + input_shape)
     if not isinstance(problem, _LayerProblem):
         return None
+    layer = f"{type(problem.module).__name__} {describe_layer(problem.module)}"
     where = (f"{getattr(model, 'display_name', type(model).__name__)} cannot take a {shape_str(input_shape)} "
-             f"input: layer {problem.name} ({type(problem.module).__name__} {describe_layer(problem.module)}) "
-             f"{problem.detail}.")
+             f"input: layer {problem.name} ({layer}) {problem}.")
     if problem.kind == "channels":
         return InputSizeError(where, layer=problem.name, smallest=None)
     found = smallest_square_input(meta, (1,) + input_shape[:-2]) if len(input_shape) >= 3 else None
     if found is None:
-        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.", layer=problem.name,
-                              smallest=None)
+        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.",
+                              layer=problem.name, smallest=None)
     low, high = found
     smallest = input_shape[:-2] + (low, low)
-    span = (" (and any larger)" if high >= MAX_SIZE else f" (square sizes {low} to {high} work)" if high > low else "")
+    span = (" (and any larger)" if high >= MAX_SIZE else
+            f" (square sizes {low} to {high} work)" if high > low else "")
     return InputSizeError(f"{where} The smallest input that works is {shape_str(smallest)}{span}.",
                           layer=problem.name, smallest=smallest)
 
@@ -261,9 +257,11 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
     _label(rows)
     outside = sum(p.numel() for p in model.parameters()) - sum(r.params for r in rows)
     if outside:  # parameters held by a non-leaf module itself, or by a layer that never ran
-        rows.append(LayerRow("(parameters outside the leaf layers that ran)", "", "", (), (), outside, 0, False))
+        rows.append(LayerRow("(parameters outside the leaf layers that ran)", "", "", (), (), outside, 0,
+                             False))
 
-    flops = {key.partition(".")[2]: sum(ops.values()) for key, ops in counter.get_flop_counts().items() if "." in key}
+    flops = {key.partition(".")[2]: sum(ops.values()) for key, ops in counter.get_flop_counts().items()
+             if "." in key}
     macs: dict[str, int] = {}
     for r in rows:
         if r.type.startswith("Conv") or r.type == "Linear":
@@ -281,14 +279,15 @@ def format_layer_table(table: LayerTable, *, labels: bool = True, names: Sequenc
     """The table as text without its ReLU and Dropout rows: ``names`` keeps only rows whose name starts
     with one of them, ``totals`` adds the model's; a last line says what was checked."""
     rows = [{**({"layer": r.label} if labels else {}), "name": r.name, "type": r.type, "config": r.config,
-             "output": shape_str(r.output_shape), "params": r.params, "MACs": r.macs}
-            for r in table.rows if r.type not in _QUIET and (names is None or r.name.startswith(tuple(names)))]
+             "output": shape_str(r.output_shape), "params": r.params, "MACs": r.macs} for r in table.rows
+            if r.type not in _QUIET and (names is None or r.name.startswith(tuple(names)))]
     if totals:
         rows.append({**({"layer": "total"} if labels else {}), "name": "" if labels else "total", "type": "",
                      "config": "", "output": "", "params": table.total_params, "MACs": table.total_macs})
     hidden = sorted({r.type for r in table.rows if r.type in _QUIET})
-    note = (f"input {shape_str(table.input_shape)}; {sum(r.checked for r in table.rows)} of {len(table.rows)} "
-            f"output shapes checked against their formula; conv and linear MACs agree with FlopCounterMode "
+    checked = sum(r.checked for r in table.rows)
+    note = (f"input {shape_str(table.input_shape)}; {checked} of {len(table.rows)} output shapes checked "
+            f"against their formula; conv and linear MACs agree with FlopCounterMode "
             f"(FLOPs = 2 x MACs)" + (f"; {', '.join(hidden)} rows hidden (same shape, no parameters, no MACs)"
                                      if hidden else ""))
     return format_table(rows) + "\n" + note
@@ -344,15 +343,17 @@ def calculate_layer(kind: str = "conv", size: int = 224, in_channels: int = 3, o
     if kind not in ("conv", "maxpool"):
         raise ValueError(f"kind must be 'conv' or 'maxpool', got {kind!r}")
     conv = kind == "conv"
-    extra = (f", dilation {dilation}" if dilation != 1 else "") + (f", groups {groups}" if conv and groups != 1 else "")
-    name = (f"Conv2d({in_channels}, {out_channels}, kernel {kernel}" if conv else f"MaxPool2d(kernel {kernel}") + (
-        f", stride {stride}, padding {padding}{extra})")
+    extra = (f", dilation {dilation}" if dilation != 1 else "") + (
+        f", groups {groups}" if conv and groups != 1 else "")
+    name = (f"Conv2d({in_channels}, {out_channels}, kernel {kernel}" if conv else
+            f"MaxPool2d(kernel {kernel}") + f", stride {stride}, padding {padding}{extra})"
     result = LayerResult(name, shape_str((in_channels, size, size)))
     problems = []
-    if min(size, in_channels, kernel, stride, dilation, groups) < 1 or (conv and out_channels < 1) or padding < 0:
+    if min(size, in_channels, kernel, stride, dilation, groups) < 1 or padding < 0 or (
+            conv and out_channels < 1):
         problems.append("every setting must be at least 1 (padding at least 0)")
     if conv and (in_channels % groups or out_channels % groups):
-        problems.append(f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)")
+        problems.append(_groups_error(in_channels, out_channels, groups))
     if not conv and padding > kernel // 2:
         problems.append(f"a pool may pad at most half its window: padding {padding} > {kernel} // 2")
     span = dilation * (kernel - 1) + 1
@@ -362,7 +363,8 @@ def calculate_layer(kind: str = "conv", size: int = 224, in_channels: int = 3, o
     if problems:
         result.error = "; ".join(problems)
         return result
-    out, out_ch = conv_output_size(size, kernel, stride, padding, dilation), out_channels if conv else in_channels
+    out = conv_output_size(size, kernel, stride, padding, dilation)
+    out_ch = out_channels if conv else in_channels
     result.output = shape_str((out_ch, out, out))
     result.formula = f"floor(({size} + 2*{padding} - {dilation}*({kernel}-1) - 1) / {stride}) + 1 = {out}"
     result.params = conv_params(in_channels, out_channels, kernel, groups) if conv else 0
@@ -372,7 +374,8 @@ def calculate_layer(kind: str = "conv", size: int = 224, in_channels: int = 3, o
     with FlopCounterMode(display=False) as counter:
         real = tuple(layer(torch.empty(1, in_channels, size, size, device="meta")).shape[1:])
     real_params, real_macs = sum(p.numel() for p in layer.parameters()), counter.get_total_flops() // 2
-    agree = real == (out_ch, out, out) and real_params == result.params and (not conv or real_macs == result.macs)
+    agree = (real == (out_ch, out, out) and real_params == result.params
+             and (not conv or real_macs == result.macs))
     result.checked = (f"checked against a real nn.{type(layer).__name__}: output {shape_str(real)}, "
                       f"{real_params:,} parameters" + (f", {real_macs:,} MACs" if conv else "")
                       + (": the formulas agree." if agree else ": THE FORMULAS DISAGREE."))
