@@ -52,11 +52,8 @@ class PixelPermutation:
         self.seed = None if perm is not None else seed
         self._on = {self.perm.device: self.perm}   # a copy per device, made once
 
-    def __len__(self) -> int:
-        return self.perm.numel()
-
     def __repr__(self) -> str:
-        return f"PixelPermutation(n_pixels={len(self)}, seed={self.seed})"
+        return f"PixelPermutation(n_pixels={self.perm.numel()}, seed={self.seed})"
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.device not in self._on:

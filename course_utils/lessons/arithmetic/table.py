@@ -3,7 +3,6 @@ sizes work, found on the meta device), the layer table, and notebook 04's one-la
 
 from __future__ import annotations
 
-import contextvars
 import copy
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -36,9 +35,6 @@ class _LayerProblem(Exception):
     def __init__(self, name: str, module: nn.Module, kind: str, detail: str):
         super().__init__(detail)
         self.name, self.module, self.kind = name, module, kind
-
-
-_DIAGNOSING = contextvars.ContextVar("course_utils_diagnosing", default=False)   # no diagnosis inside one
 
 
 def _guard(name: str):
@@ -84,14 +80,11 @@ def _guarded_meta(model: nn.Module) -> nn.Module:
 
 def _probe(meta: nn.Module, shape: tuple[int, ...]) -> Exception | None:
     """None if the guarded meta model runs on ``shape`` (batch included), else the problem."""
-    token = _DIAGNOSING.set(True)
     try:
         with torch.no_grad():
             meta(torch.empty(shape, device="meta"))
     except Exception as problem:  # a _LayerProblem, the model's own check, or an unguarded operation
         return problem
-    finally:
-        _DIAGNOSING.reset(token)
     return None
 
 
@@ -121,7 +114,7 @@ def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int
 def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeError | None:
     """The :class:`InputSizeError` explaining why ``model`` cannot take ``input_shape`` (no batch
     dimension), or None if it can or a layer's size is not the reason."""
-    if _DIAGNOSING.get():
+    if any(p.is_meta for p in model.parameters()):   # the diagnosis's own copy: no diagnosis inside one
         return None
     input_shape = tuple(int(s) for s in input_shape)
     meta = _guarded_meta(model)
