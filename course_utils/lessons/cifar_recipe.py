@@ -77,12 +77,9 @@ class FastRun:
 def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
     shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
-    factor = recipe.bias_lr_factor
-    groups = [{"params": rest, "lr": lr, "weight_decay": recipe.weight_decay, "name": "weights"}]
-    if shifts:
-        groups.append({"params": shifts, "lr": lr * factor, "weight_decay": recipe.weight_decay / factor,
-                       "name": "norm shifts"})
-    return groups
+    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
+    return [{"params": rest, "lr": lr, "weight_decay": decay}] + (
+        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
 
 
 #: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
