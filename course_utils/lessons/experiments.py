@@ -160,8 +160,8 @@ class TwinRuns:
 
 
 def train_twins(model_factory: ModelFactory, train: ImageData, test: ImageData, permutation: PixelPermutation,
-                seed: int, *, recipe: Recipe = Recipe(), device: torch.device | str | None = None
-                ) -> TwinRuns:
+                seed: int, *, recipe: Recipe = Recipe(),
+                device: torch.device | str | None = None) -> TwinRuns:
     """Train an FC net on the original images and its twin from the rewired start on the permuted ones,
     with the same batch order: if the net is blind to where pixels are, both runs are one run."""
     set_seed(seed)
