@@ -12,16 +12,16 @@ SCHEDULES = ("step", "cosine", "one-cycle")
 
 
 def lr_curve(kind: str, *, epochs: int = 30, steps_per_epoch: int = 391, interval: str = "epoch",
-             lr: float = 0.1) -> list[float]:
-    """The learning rate at every batch when the seed's StepLR(10, 0.1), CosineAnnealingLR (over the run)
-    or OneCycleLR is stepped once per ``interval`` (``"epoch"`` or ``"batch"``)."""
+             lr: float = 0.1, step_size: int = 10, gamma: float = 0.1) -> list[float]:
+    """The learning rate at every batch when a StepLR, CosineAnnealingLR (over the run) or OneCycleLR
+    scheduler is stepped once per ``interval`` (``"epoch"`` or ``"batch"``)."""
     if kind not in SCHEDULES:
         raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
     if interval not in ("epoch", "batch"):
         raise ValueError(f"interval must be 'epoch' or 'batch', got {interval!r}")
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     steps = epochs * (steps_per_epoch if interval == "batch" else 1)
-    scheduler = (lr_scheduler.StepLR(optimizer, step_size=10, gamma=0.1) if kind == "step" else
+    scheduler = (lr_scheduler.StepLR(optimizer, step_size=step_size, gamma=gamma) if kind == "step" else
                  lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps) if kind == "cosine" else
                  lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps))
     rates = []
