@@ -106,6 +106,7 @@ def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageD
     if not seeds:
         raise ValueError("run_seeds needs at least one seed")
     runs = [(m, c, s) for m in models for c in conditions for s in seeds]
+
     def empty() -> dict[str, dict[str, list]]:
         return {m: {c: [] for c in conditions} for m in models}
     out = SeedRuns(list(seeds), empty(), histories=empty(), models=empty())
