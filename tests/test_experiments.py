@@ -63,7 +63,7 @@ def test_run_seeds_pairs_conditions_by_seed():
     assert again.histories["FC"]["permuted"][0]["step_loss"] == \
         runs.histories["FC"]["permuted"][0]["step_loss"]
     with pytest.raises(ValueError, match="at least one seed"):
-        run_seeds({"FC": FC2Layer}, train, test, [])
+        run_seeds({"FC": FC2Layer}, train, test, [], {"original": None})
 
 
 def test_twins_refuse_a_cnn():

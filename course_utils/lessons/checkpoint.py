@@ -1,10 +1,5 @@
-"""Checkpoints that survive interruptions: written atomically, verified when loaded.
-
-A checkpoint is one ``torch.save`` file holding a checksum and the serialised state (model,
-optimizer, epoch, history, anything extra). It is written to a temporary file in the same
-folder, flushed to disk, then renamed over the old one, so an interrupted write leaves the
-previous checkpoint as it was. Loading checks the checksum and that the state fits the model.
-"""
+"""Checkpoints that survive interruptions: one ``torch.save`` file holding the state (model,
+optimizer, epoch, history, extra) and its checksum, written atomically, verified when loaded."""
 
 from __future__ import annotations
 
@@ -27,67 +22,51 @@ class CheckpointError(RuntimeError):
     """A checkpoint is missing, damaged, or does not fit the model it is loaded into."""
 
 
-#: Plain values a checkpoint holds in ``history`` and ``extra`` (besides tensors, and dicts,
-#: lists and tuples of them): what ``torch.load(weights_only=True)`` reads back.
-PLAIN = (type(None), bool, int, float, complex, str, bytes)
+_PLAIN = (type(None), bool, int, float, complex, str, bytes)   # what weights_only=True loads, with:
 _TORCH_VALUES = (torch.Tensor, torch.dtype, torch.device, torch.Size)
 
 
-def loadable(value: Any, where: str) -> Any:
-    """``value`` as a checkpoint can hold it and load it back safely: numpy scalars become
-    Python numbers; anything else that is not plain data (a ``Path``, a numpy array, an
-    object) raises :class:`CheckpointError` naming ``where`` it is and what to store instead."""
+def _loadable(value: Any, where: str) -> Any:
+    """``value`` with numpy scalars as Python numbers; :class:`CheckpointError` naming ``where`` for
+    anything else that is not plain data (a ``Path``, an array, an object)."""
     if isinstance(value, np.generic):
         return value.item()
-    if type(value) in PLAIN or isinstance(value, _TORCH_VALUES):
+    if type(value) in _PLAIN or isinstance(value, _TORCH_VALUES):
         return value
     if isinstance(value, dict):
         for key in value:
             if type(key) not in (str, int):
-                raise CheckpointError(f"{where} has the key {key!r} ({type(key).__name__}); a "
-                                      f"checkpoint's dicts take str or int keys")
-        return {k: loadable(v, f"{where}[{k!r}]") for k, v in value.items()}
+                raise CheckpointError(f"{where} has the key {key!r} ({type(key).__name__}); a checkpoint's "
+                                      f"dicts take str or int keys")
+        return {k: _loadable(v, f"{where}[{k!r}]") for k, v in value.items()}
     if type(value) in (list, tuple):
-        return type(value)(loadable(v, f"{where}[{i}]") for i, v in enumerate(value))
+        return type(value)(_loadable(v, f"{where}[{i}]") for i, v in enumerate(value))
     hint = ("torch.from_numpy(array) or array.tolist()" if isinstance(value, np.ndarray) else
             "str(path)" if isinstance(value, os.PathLike) else "numbers, strings, lists, dicts or tensors")
-    raise CheckpointError(
-        f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a checkpoint "
-        f"cannot hold so that it loads safely (torch.load with weights_only=True); store plain "
-        f"data instead: {hint}. Nothing was written.")
+    raise CheckpointError(f"{where} is a {type(value).__module__}.{type(value).__qualname__}, which a "
+                          f"checkpoint cannot hold so that it loads safely (torch.load with "
+                          f"weights_only=True); store plain data instead: {hint}. Nothing was written.")
 
 
-def save_checkpoint(
-    path: Path | str,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    *,
-    epoch: int = 0,
-    history: dict | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write model (and optimizer) state, ``epoch``, ``history`` and ``extra`` to ``path``
-    atomically; return ``path``."""
+def save_checkpoint(path: Path | str, model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *,
+                    epoch: int = 0, history: dict | None = None, extra: dict[str, Any] | None = None) -> Path:
+    """Write model (and optimizer) state, ``epoch``, ``history`` and ``extra`` to ``path`` atomically."""
     path = Path(path)
     state = {"model": model.state_dict(), "model_class": type(model).__name__,
              "optimizer": optimizer.state_dict() if optimizer is not None else None,
              "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
-             "epoch": int(epoch), "history": loadable(history or {}, "history"),
-             "extra": loadable(extra or {}, "extra")}
+             "epoch": int(epoch), "history": _loadable(history or {}, "history"),
+             "extra": _loadable(extra or {}, "extra")}
     buffer = io.BytesIO()
     torch.save(state, buffer)
     payload = buffer.getvalue()
     outer = io.BytesIO()
-    torch.save({"format": FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
-                "payload": payload}, outer)
+    torch.save({"format": FORMAT, "sha256": hashlib.sha256(payload).hexdigest(), "payload": payload}, outer)
     write_atomic(path, outer.getbuffer(), what=f"the checkpoint {path.name}")
     return path
 
 
-def read_checkpoint(path: Path | str, map_location: torch.device | str = "cpu") -> dict:
-    """The verified state stored at ``path`` (keys ``model``, ``optimizer``, ``epoch``,
-    ``history``, ``extra``). Raises :class:`CheckpointError` when it is missing or damaged."""
-    path = Path(path)
+def _read(path: Path, map_location: torch.device) -> dict:
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
@@ -99,52 +78,44 @@ def read_checkpoint(path: Path | str, map_location: torch.device | str = "cpu") 
         raise CheckpointError(f"{path} is not a course_utils checkpoint (written by save_checkpoint)")
     payload = outer["payload"]
     if hashlib.sha256(payload).hexdigest() != outer["sha256"]:
-        raise CheckpointError(f"checkpoint {path} is corrupt: its checksum does not match its "
-                              f"contents. Delete it, or train again.")
+        raise CheckpointError(f"checkpoint {path} is corrupt: its checksum does not match its contents. "
+                              f"Delete it, or train again.")
     try:
         return torch.load(io.BytesIO(payload), map_location=map_location, weights_only=True)
     except Exception as exc:  # e.g. a value only a full unpickler could rebuild
         raise CheckpointError(f"checkpoint {path} holds something that cannot be loaded safely "
-                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). It was "
-                              f"written by another program or an older course_utils; save it "
-                              f"again with save_checkpoint.") from None
+                              f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). It was written by "
+                              f"another program or an older course_utils; save it again with "
+                              f"save_checkpoint.") from None
 
 
-def load_checkpoint(
-    path: Path | str,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer | None = None,
-    map_location: torch.device | str | None = None,
-) -> dict:
-    """Load the checkpoint at ``path`` into ``model`` (and ``optimizer``); return the whole
-    verified state. A state that does not fit the model raises :class:`CheckpointError`
-    naming the mismatched parameters."""
-    if map_location is None:
-        map_location = next(model.parameters()).device
-    state = read_checkpoint(path, map_location)
+def load_checkpoint(path: Path | str, model: nn.Module,
+                    optimizer: torch.optim.Optimizer | None = None) -> dict:
+    """Load the verified checkpoint at ``path`` into ``model`` (and ``optimizer``); return its state."""
+    state = _read(Path(path), next(model.parameters()).device)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:
         saved, given = state.get("model_class"), type(model).__name__
         if saved is not None and saved != given:
-            raise CheckpointError(f"checkpoint {path} holds the weights of a {saved} model, and it "
-                                  f"was given a {given}: build the same model as the run that "
-                                  f"saved it. ({exc})") from None
+            raise CheckpointError(f"checkpoint {path} holds the weights of a {saved} model, and it was "
+                                  f"given a {given}: build the same model as the run that saved it. "
+                                  f"({exc})") from None
         raise CheckpointError(f"checkpoint {path} does not fit this {given} model: {exc}") from None
     if optimizer is not None:
         if state["optimizer"] is None:
             raise CheckpointError(f"checkpoint {path} holds no optimizer state to resume from")
         saved, given = state.get("optimizer_class"), type(optimizer).__name__
         if saved is not None and saved != given:
-            raise CheckpointError(f"checkpoint {path} holds the state of a {saved} optimizer, and "
-                                  f"it was given a {given}: build the same optimizer as the run "
-                                  f"that saved it (or resume without its optimizer state).")
+            raise CheckpointError(f"checkpoint {path} holds the state of a {saved} optimizer, and it was "
+                                  f"given a {given}: build the same optimizer as the run that saved it (or "
+                                  f"resume without its optimizer state).")
         try:
             optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as exc:
-            raise CheckpointError(f"checkpoint {path}'s optimizer state does not fit this "
-                                  f"{given} optimizer ({type(exc).__name__}: {exc}): it was saved "
-                                  f"from another optimizer or other parameter groups.") from None
+            raise CheckpointError(f"checkpoint {path}'s optimizer state does not fit this {given} optimizer "
+                                  f"({type(exc).__name__}: {exc}): it was saved from another optimizer or "
+                                  f"other parameter groups.") from None
     return state
 
 

@@ -1,13 +1,5 @@
-"""The training recipe of notebook 03's reshaped VGG, with every ingredient a switch, so that
-its share can be measured by taking it out (:func:`ablation`).
-
-The recipe (after airbench, in plain PyTorch terms): SGD with Nesterov momentum 0.85 at
-batch 512; the learning rate rises from a fifth of its peak to the peak over the first 20% of
-the steps and falls linearly to zero (``OneCycleLR``); the batch-norm shifts learn 64 times
-faster than the weights; weight decay on everything; label smoothing 0.2; each batch shifted
-by up to 2 pixels and mirrored; an exponential moving average of the weights; and at test
-time the outputs for each image, its mirror image and two shifted copies averaged.
-"""
+"""Notebook 03's reshaped-VGG recipe (after airbench) with every ingredient a switch, so that
+:func:`ablation` can measure each one's share by taking it out."""
 
 from __future__ import annotations
 
@@ -27,7 +19,7 @@ from course_utils.optim import make_sgd
 from course_utils.device import set_seed
 from course_utils.training import History, ema_model, fit, right_per_image
 
-#: The ingredients :func:`ablation` can take out: the recipe's fields that take each out.
+#: What takes each ingredient out of the recipe.
 INGREDIENTS = {
     "augmentation": {"augment": False},             # no shifts, no mirror images
     "batch norm": {"batchnorm": False},             # no batch norm (the convs get biases)
@@ -41,8 +33,7 @@ INGREDIENTS = {
 
 @dataclass(frozen=True)
 class FastRecipe:
-    """How :func:`train_fast` trains a :class:`~course_utils.models.cifar.FastVGG` (or the
-    class passed as ``model_fn``: notebook 03 passes the one its cells define)."""
+    """How :func:`train_fast` trains a ``FastVGG`` (or the ``model_fn`` it is given)."""
 
     epochs: int = 10
     batch_size: int = 512
@@ -60,7 +51,6 @@ class FastRecipe:
     widths: tuple[int, ...] = (64, 256, 256)
 
     def without(self, ingredient: str) -> "FastRecipe":
-        """This recipe with one :data:`INGREDIENTS` entry taken out."""
         if ingredient not in INGREDIENTS:
             raise ValueError(f"unknown ingredient {ingredient!r}; choose one of {', '.join(INGREDIENTS)}")
         return replace(self, **INGREDIENTS[ingredient])
@@ -68,9 +58,8 @@ class FastRecipe:
 
 @dataclass
 class FastRun:
-    """One trained net: ``model`` (the weights used for testing: their moving average, when
-    the recipe keeps one), ``raw_model`` (the trained weights), the history, and the test
-    accuracy without and with test-time augmentation."""
+    """One trained net: ``model`` (the weights' moving average, if any) and ``raw_model`` (the trained
+    weights), test accuracy without and with test-time augmentation, per image with it."""
 
     model: nn.Module
     raw_model: nn.Module
@@ -78,35 +67,28 @@ class FastRun:
     acc: float
     acc_tta: float
     train_seconds: float
-    recipe: FastRecipe = field(default_factory=FastRecipe)
-    right_tta: torch.Tensor | None = field(default=None, repr=False)   #: per test image, with the recipe's TTA
+    right_tta: torch.Tensor | None = field(default=None, repr=False)
 
     def right(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> torch.Tensor:
-        """Per test image, whether the average (or the ``raw`` weights) with ``tta`` gets it
-        right (a bool tensor on the CPU, in ``test``'s order: for paired comparisons)."""
+        """Per test image (bool, CPU, in order), whether ``model`` (or ``raw_model``) gets it right."""
         return right_per_image(self.raw_model if raw else self.model, test.loader(1000), amp=True, tta=tta)
 
 
 def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
     shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
     rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
-    factor = recipe.bias_lr_factor
-    groups = [{"params": rest, "lr": lr, "weight_decay": recipe.weight_decay, "name": "weights"}]
-    if shifts:
-        groups.append({"params": shifts, "lr": lr * factor, "weight_decay": recipe.weight_decay / factor,
-                       "name": "norm shifts"})
-    return groups
+    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
+    return [{"params": rest, "lr": lr, "weight_decay": decay}] + (
+        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
 
 
-#: What builds the net: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
+#: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
 ModelFn = Callable[..., nn.Module]
 
 
 def build_fast(train: ImageData, recipe: FastRecipe, device: torch.device | str, seed: int,
                model_fn: ModelFn = FastVGG) -> nn.Module:
-    """The net of ``recipe``, its whitening layer set from 5,000 training images drawn at
-    random (not the first 5,000: an image-folder export is sorted by class, so those would
-    all be airplanes)."""
+    """The net of ``recipe``, whitened from 5,000 random training images (not the first: sorted by class)."""
     set_seed(seed)
     model = model_fn(recipe.widths, batchnorm=recipe.batchnorm)
     if recipe.whitening:
@@ -125,9 +107,9 @@ def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int
 
 
 def estimate_fast(train: ImageData, recipe: FastRecipe = FastRecipe(), *, device, seed: int = 0,
-                  runs: int = 1, name: str = "FastVGG", shorten: str = "", model_fn: ModelFn = FastVGG) -> Estimate:
-    """How long ``runs`` trainings with ``recipe`` take on ``device``, measured from a few
-    steps of a throwaway net (see :func:`course_utils.estimate.estimate_fit`)."""
+                  runs: int = 1, name: str = "FastVGG", shorten: str = "",
+                  model_fn: ModelFn = FastVGG) -> Estimate:
+    """How long ``runs`` trainings with ``recipe`` take, measured on a few steps of a throwaway net."""
     model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     est = estimate_fit(model, loader, optimizer, recipe.epochs, amp=True, name=name, shorten=shorten)
     est.seconds, est.steps = est.seconds * runs, est.steps * runs
@@ -138,24 +120,22 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
                device: torch.device | str, seed: int = 0, monitor: ImageData | None = None,
                progress: bool = True, desc: str = "FastVGG", plain: bool = True,
                model_fn: ModelFn = FastVGG) -> FastRun:
-    """Train a ``model_fn`` net (:class:`FastVGG`) with ``recipe`` on ``train``; test on
-    ``test`` at the end. ``monitor`` (a test subset, say) is evaluated after every epoch for
-    the curves. With ``plain=False`` only the recipe's own test (with its test-time
-    augmentation) is run."""
+    """Train a ``model_fn`` net with ``recipe``, testing on ``monitor`` after every epoch and on ``test`` at
+    the end (with ``plain=False`` only with the recipe's test-time augmentation)."""
     model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     scheduler = None
     if recipe.schedule:
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups], total_steps=recipe.epochs * len(loader),
-            pct_start=0.2, anneal_strategy="linear", div_factor=5.0, final_div_factor=1e4,
-            three_phase=False, cycle_momentum=False)
+            optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+            total_steps=recipe.epochs * len(loader), pct_start=0.2, anneal_strategy="linear", div_factor=5.0,
+            final_div_factor=1e4, three_phase=False, cycle_momentum=False)
     ema = ema_model(model, recipe.ema_decay) if recipe.ema_decay else None
     monitor_loader = monitor.loader(1000) if monitor is not None else None
     history = fit(model, loader, optimizer, recipe.epochs, test_loader=monitor_loader, scheduler=scheduler,
                   scheduler_interval="batch", ema=ema, amp=True, progress=progress, desc=desc,
                   loss_fn=partial(F.cross_entropy, label_smoothing=recipe.label_smoothing))
     final = ema.module if ema is not None else model
-    run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]), recipe)
+    run = FastRun(final, model, history, 0.0, 0.0, sum(history["seconds"]))
     run.right_tta = run.right(test, tta=recipe.tta)
     run.acc_tta = run.right_tta.float().mean().item()
     run.acc = run.right(test).float().mean().item() if recipe.tta and plain else run.acc_tta
@@ -164,13 +144,9 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
 
 @dataclass
 class Ablation:
-    """The ablation's results over seeds: ``acc[run]`` one test accuracy per seed (``run`` is
-    ``"full recipe"`` or an ingredient), ``seconds[run]`` the training time summed over the
-    seeds, and for the ingredients read off the full run (weight averaging, test-time
-    augmentation) ``right[run]``: per test image, the fraction of seeds that got it right,
-    beside ``right["full recipe"]``, for paired comparisons."""
+    """Per run (``"full recipe"`` or an ingredient): ``acc`` one test accuracy per seed, ``seconds`` of
+    training in all; ``right``: per test image, the share of seeds right (full and read-off runs)."""
 
-    seeds: list[int]
     acc: dict[str, list[float]]
     seconds: dict[str, float]
     right: dict[str, torch.Tensor]
@@ -184,33 +160,30 @@ READ_OFF = ("weight averaging", "test-time augmentation")
 
 
 def ablation(train: ImageData, test: ImageData, recipe: FastRecipe, ingredients, *, device,
-             seeds: Sequence[int] = (0,), progress: bool = False, model_fn: ModelFn = FastVGG) -> Ablation:
-    """Train the full ``recipe`` and the recipe without each of ``ingredients`` once per seed;
-    test accuracy with the recipe's test-time augmentation, where it has one. Weight
-    averaging and test-time augmentation are read off the full run (the same model on the
-    same images: compare them paired)."""
-    seeds = list(seeds)
-    acc: dict[str, list[float]] = {"full recipe": []}
-    seconds: dict[str, float] = {"full recipe": 0.0}
+             seeds: Sequence[int] = (0,), model_fn: ModelFn = FastVGG) -> Ablation:
+    """Train the full ``recipe`` and the recipe without each of ``ingredients`` once per seed (tested with
+    its test-time augmentation); the :data:`READ_OFF` ingredients are read off the full run."""
+    acc: dict[str, list[float]] = {}
+    seconds: dict[str, float] = {}
     right: dict[str, list[torch.Tensor]] = {}
+
+    def add(name: str, accuracy: float, train_seconds: float, per_image: torch.Tensor | None = None) -> None:
+        acc.setdefault(name, []).append(accuracy)
+        seconds[name] = seconds.get(name, 0.0) + train_seconds
+        if per_image is not None:
+            right.setdefault(name, []).append(per_image)
+
     for seed in seeds:
-        full = train_fast(train, test, recipe, device=device, seed=seed, progress=progress, desc="full recipe",
+        full = train_fast(train, test, recipe, device=device, seed=seed, progress=False, desc="full recipe",
                           plain=False, model_fn=model_fn)
-        full_right = full.right_tta
-        acc["full recipe"].append(full.acc_tta)
-        seconds["full recipe"] += full.train_seconds
-        right.setdefault("full recipe", []).append(full_right)
+        add("full recipe", full.acc_tta, full.train_seconds, full.right_tta)
         for ingredient in ingredients:
             if ingredient in READ_OFF:
                 r = (full.right(test) if ingredient == "test-time augmentation"
                      else full.right(test, tta=recipe.tta, raw=True))
-                right.setdefault(ingredient, []).append(r)
-                acc.setdefault(ingredient, []).append(r.float().mean().item())
-                seconds.setdefault(ingredient, 0.0)
+                add(ingredient, r.float().mean().item(), 0.0, r)
             else:
                 run = train_fast(train, test, recipe.without(ingredient), device=device, seed=seed,
-                                 progress=progress, desc=f"without {ingredient}", plain=False, model_fn=model_fn)
-                acc.setdefault(ingredient, []).append(run.acc_tta)
-                seconds[ingredient] = seconds.get(ingredient, 0.0) + run.train_seconds
-    mean_right = {k: torch.stack(v).float().mean(0) for k, v in right.items()}
-    return Ablation(seeds, acc, seconds, mean_right)
+                                 progress=False, desc=f"without {ingredient}", plain=False, model_fn=model_fn)
+                add(ingredient, run.acc_tta, run.train_seconds)
+    return Ablation(acc, seconds, {k: torch.stack(v).float().mean(0) for k, v in right.items()})

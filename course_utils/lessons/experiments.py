@@ -1,9 +1,5 @@
-"""Repeated training runs for notebook 02: the same recipe over several seeds and input conditions
-(original or pixel-permuted images), summarised as mean and std; and an FC net trained next to its
-rewired twin on shuffled pixels.
-
-The recipe is notebook 01's: SGD, learning rate 0.01, momentum 0.5, batches of 64, one epoch.
-"""
+"""Notebook 02's repeated runs: notebook 01's recipe over seeds and input conditions (original or
+shuffled pixels), and an FC net trained next to its rewired twin on shuffled pixels."""
 
 from __future__ import annotations
 
@@ -27,7 +23,7 @@ Transform = Callable[[Tensor], Tensor]
 
 @dataclass(frozen=True)
 class Recipe:
-    """How each run trains: optimiser settings, batch sizes and epochs."""
+    """Notebook 01's: SGD with momentum, batches of 64, one epoch."""
 
     epochs: int = 1
     batch_size: int = 64
@@ -39,25 +35,23 @@ class Recipe:
 def train_model(model: nn.Module | ModelFactory, train: ImageData, test: ImageData, seed: int, *,
                 transform: Transform | None = None, recipe: Recipe = Recipe(),
                 device: torch.device | str | None = None, desc: str = "train") -> tuple[nn.Module, History]:
-    """Train one model with ``recipe``; return it with its :func:`fit` history. ``model`` is a
-    factory (called after seeding with ``seed``, so the seed fixes the initial weights) or a model
-    to train as it is. ``seed`` also fixes the batch order: two runs with one seed see the same
-    batches in the same order."""
+    """Train ``model`` (or a factory's, built after seeding with ``seed``) with ``recipe``; ``seed`` also
+    fixes the batch order. Returns the model and its :func:`fit` history."""
     if not isinstance(model, nn.Module):
         set_seed(seed)
         model = model()
     model = model.to(device if device is not None else train.images.device)
     history = fit(model, train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform),
                   make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum), recipe.epochs,
-                  test_loader=test.loader(recipe.test_batch_size, transform=transform), progress=False, desc=desc)
+                  test_loader=test.loader(recipe.test_batch_size, transform=transform), progress=False,
+                  desc=desc)
     return model, history
 
 
 @dataclass
 class SeedRuns:
-    """Test accuracies of every (model, condition, seed) run: ``acc[model][condition][i]`` is the
-    run with ``seeds[i]`` (``histories`` and the trained ``models`` are laid out the same);
-    ``train_seconds`` and ``eval_seconds`` add up all runs' training and testing time."""
+    """``acc[model][condition][i]``: the test accuracy of the run with ``seeds[i]`` (``histories`` and
+    ``models`` alike); ``train_seconds`` and ``eval_seconds``: all runs' time."""
 
     seeds: list[int]
     acc: dict[str, dict[str, list[float]]]
@@ -70,29 +64,25 @@ class SeedRuns:
         return mean_std(self.acc[model][condition])[0]
 
     def std(self, model: str, condition: str) -> float:
-        """Sample standard deviation over the seeds (0 for one seed)."""
         return mean_std(self.acc[model][condition])[1]
 
     def change(self, model: str, condition: str) -> float:
-        """Mean accuracy under ``condition`` minus the mean under the first condition."""
         return self.mean(model, condition) - self.mean(model, self.conditions()[0])
 
     def conditions(self) -> list[str]:
         return list(dict.fromkeys(c for per_model in self.acc.values() for c in per_model))
 
     def table_rows(self) -> list[dict]:
-        """One row per model: ``mean ± std`` per condition, and the change of the means."""
         conds = self.conditions()
         return [{"model": m, **{c: f"{self.mean(m, c):.3f} ± {self.std(m, c):.3f}" for c in conds},
-                 **({"change": f"{self.change(m, conds[1]):+.3f}"} if len(conds) == 2 else {})} for m in self.acc]
+                 **({"change": f"{self.change(m, conds[1]):+.3f}"} if len(conds) == 2 else {})}
+                for m in self.acc]
 
     def seed_rows(self) -> list[dict]:
-        """One row per seed: the test accuracy of every (model, condition) run."""
         return [{"seed": s, **{f"{m} {c}": values[i] for m, per_model in self.acc.items()
                                for c, values in per_model.items()}} for i, s in enumerate(self.seeds)]
 
     def bar_values(self) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-        """``(means, stds)`` laid out for :func:`course_utils.plots.bar_chart`."""
         return ({m: {c: self.mean(m, c) for c in per_model} for m, per_model in self.acc.items()},
                 {m: {c: self.std(m, c) for c in per_model} for m, per_model in self.acc.items()})
 
@@ -109,21 +99,21 @@ class SeedRuns:
 
 
 def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageData, seeds: Sequence[int],
-              conditions: Mapping[str, Transform | None] | None = None, *, recipe: Recipe = Recipe(),
+              conditions: Mapping[str, Transform | None], *, recipe: Recipe = Recipe(),
               device: torch.device | str | None = None, progress: bool = True) -> SeedRuns:
-    """Train every model under every condition (a batch transform, or ``None`` for the images as
-    they are) once per seed. For one seed all conditions start from the same initial weights and
-    see the same batch order: they differ only in what the images look like."""
+    """Train every model under every condition (a batch transform, or None) once per seed; for one seed
+    all conditions start from the same weights and see the same batch order."""
     if not seeds:
         raise ValueError("run_seeds needs at least one seed")
-    conditions = dict(conditions) if conditions is not None else {"original": None}
     runs = [(m, c, s) for m in models for c in conditions for s in seeds]
+
     def empty() -> dict[str, dict[str, list]]:
         return {m: {c: [] for c in conditions} for m in models}
     out = SeedRuns(list(seeds), empty(), histories=empty(), models=empty())
     bar = tqdm(runs, desc="runs", leave=False, disable=not progress)
     for m, c, s in bar:
-        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe, device=device)
+        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe,
+                                     device=device)
         out.acc[m][c].append(history["test_acc"][-1])
         out.histories[m][c].append(history)
         out.models[m][c].append(model)
@@ -134,8 +124,8 @@ def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageD
 
 
 def compare_predictions(model_a: nn.Module, loader_a, model_b: nn.Module, loader_b) -> dict[str, float]:
-    """How far two models on two loaders (the same examples in the same order) agree: accuracies
-    ``acc_a`` and ``acc_b``, ``different_predictions`` of ``n``, and the largest logit difference."""
+    """How far two models on two loaders of the same examples agree: accuracies, different predictions
+    and the largest logit difference."""
     logits_a, pred_a, y_a = predict(model_a, loader_a)
     logits_b, pred_b, y_b = predict(model_b, loader_b)
     if not torch.equal(y_a, y_b):
@@ -171,11 +161,10 @@ class TwinRuns:
 
 
 def train_twins(model_factory: ModelFactory, train: ImageData, test: ImageData, permutation: PixelPermutation,
-                seed: int, *, recipe: Recipe = Recipe(), device: torch.device | str | None = None) -> TwinRuns:
-    """Train an FC net on the original images, and its twin on the permuted images from the
-    rewired start (:func:`permute_fc_input`) with the same batch order. If the FC net is blind to
-    where pixels are, the two runs are one run: the same loss at every step, and at the end the
-    twin equals the rewired original (up to float rounding)."""
+                seed: int, *, recipe: Recipe = Recipe(),
+                device: torch.device | str | None = None) -> TwinRuns:
+    """Train an FC net on the original images and its twin from the rewired start on the permuted ones,
+    with the same batch order: if the net is blind to where pixels are, both runs are one run."""
     set_seed(seed)
     start = model_factory()
     twin_start = permute_fc_input(start, permutation.perm)
@@ -183,10 +172,9 @@ def train_twins(model_factory: ModelFactory, train: ImageData, test: ImageData, 
     permuted, h_perm = train_model(twin_start, train, test, seed, transform=permutation, recipe=recipe,
                                    device=device, desc="permuted")
     rewired = permute_fc_input(original, permutation.perm)
-    return TwinRuns(
-        h_orig, h_perm,
-        max_step_loss_difference=max(abs(a - b) for a, b in zip(h_orig["step_loss"], h_perm["step_loss"], strict=True)),
-        max_weight_difference=max((a - b).abs().max().item() for a, b in
-                                  zip(rewired.parameters(), permuted.parameters(), strict=True)),
-        predictions=compare_predictions(original, test.loader(recipe.test_batch_size), permuted,
+    pairs = zip(h_orig["step_loss"], h_perm["step_loss"], strict=True)
+    weights = zip(rewired.parameters(), permuted.parameters(), strict=True)
+    return TwinRuns(h_orig, h_perm, max(abs(a - b) for a, b in pairs),
+                    max((a - b).abs().max().item() for a, b in weights),
+                    compare_predictions(original, test.loader(recipe.test_batch_size), permuted,
                                         test.loader(recipe.test_batch_size, transform=permutation)))

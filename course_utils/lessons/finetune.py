@@ -1,7 +1,5 @@
-"""What notebook 05 needs around its fine-tuning strategies and a cell would drown in: the
-learning-rate schedule, the from-scratch recipe, the table over seeds and the time forecast.
-The strategies themselves (the new head, freezing, the parameter groups) are the notebook's
-own cells, saved as :mod:`course_utils.models.heads`."""
+"""Around notebook 05's fine-tuning strategies (its own cells, :mod:`course_utils.models.heads`): the
+learning-rate schedule, the from-scratch recipe, the table over seeds and the time forecast."""
 
 from __future__ import annotations
 
@@ -17,9 +15,8 @@ from course_utils.stats import mean_std
 
 def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, final: float = 0.1,
                  warmup: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
-    """Scale every group's learning rate along a half cosine from 1x down to ``final``x over
-    ``total_steps`` (step it after every batch), after ``warmup`` steps of a linear rise from
-    0.1x; the groups keep their ratio."""
+    """Every group's learning rate times a half cosine from 1 down to ``final`` over ``total_steps``
+    (stepped per batch), after ``warmup`` steps rising linearly from 0.1."""
     def factor(step: int) -> float:
         if step < warmup:
             return 0.1 + 0.9 * step / warmup
@@ -30,8 +27,7 @@ def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, final: floa
 
 
 def rows_by_strategy(acc: dict[str, list[float]], n_test: int) -> Iterable[dict]:
-    """Table rows: each strategy's mean, spread and range of test accuracy over the seeds,
-    and how many test photos the spread is."""
+    """Each strategy's mean, spread and range of test accuracy over the seeds, and the range in photos."""
     for strategy, values in acc.items():
         mean, std = mean_std(values)
         yield {"strategy": strategy, "mean": mean, "std": std, "min": min(values), "max": max(values),
@@ -40,45 +36,37 @@ def rows_by_strategy(acc: dict[str, list[float]], n_test: int) -> Iterable[dict]
 
 def scratch_run(model, train, test, *, mean, std, device, seed: int = 0, batch_size: int = 32,
                 optimizer: str = "adam", lr: float = 3e-4, epochs: int = 24, image_size: int = 112,
-                crop_scale: float = 0.5, bn_momentum: float = 0.1, weight_decay: float = 0.0,
-                zero_head: bool = True):
-    """The from-scratch recipe for ``model`` (a net with random weights, on ``device``): batch
-    norm whose running averages follow at ``bn_momentum`` (EfficientNet's own 0.01 is too slow
-    for a few dozen steps), trained at ``image_size`` pixels on random crops of at least
-    ``crop_scale`` of each photo, tested on the centre crop; with ``zero_head`` the head starts
-    at zero, so the first loss is exactly ln(classes) (random features times a random head
-    start it higher). Every parameter at one rate ``lr``; ``epochs`` is the caller's to use.
-    Returns ``(model, optimizer, train_loader, test_loader)``."""
+                crop_scale: float = 0.5):
+    """``(model, optimizer, train_loader, test_loader)`` to train ``model`` from scratch on random crops of
+    ``image_size``; ``epochs`` is the caller's to use."""
     from torchvision.transforms import v2
 
     from course_utils.data.photos import AugmentedLoader, make_loaders
 
     model.image_size = image_size
-    if zero_head:
-        for layer in model.head.modules():
-            if isinstance(layer, torch.nn.Linear):
-                torch.nn.init.zeros_(layer.weight)
-    for layer in model.modules():
+    for layer in model.head.modules():   # a zero head: the first loss is exactly ln(classes)
+        if isinstance(layer, torch.nn.Linear):
+            torch.nn.init.zeros_(layer.weight)
+    for layer in model.modules():   # EfficientNet's own 0.01 is too slow for a few dozen steps
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-            layer.momentum = bn_momentum
+            layer.momentum = 0.1
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = (make_adam(params, lr=lr, weight_decay=weight_decay) if optimizer == "adam"
-           else make_sgd(params, lr=lr, momentum=0.9, weight_decay=weight_decay))
-    _, test_loader = make_loaders(train, test, batch_size, mean=mean, std=std, test_batch_size=64, device=device,
-                                  seed=seed, size=image_size, resize=round(image_size * 256 / 224))
+    opt = (make_adam(params, lr=lr, weight_decay=0.0) if optimizer == "adam"
+           else make_sgd(params, lr=lr, momentum=0.9, weight_decay=0.0))
+    _, test_loader = make_loaders(train, test, batch_size, mean=mean, std=std, test_batch_size=64,
+                                  device=device, seed=seed, size=image_size,
+                                  resize=round(image_size * 256 / 224))
+    crop = v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0), antialias=True)
     train_loader = AugmentedLoader(train, batch_size, mean=mean, std=std, seed=seed, device=device,
-                                   transform=v2.Compose([v2.RandomResizedCrop(image_size, scale=(crop_scale, 1.0),
-                                                                              antialias=True),
-                                                         v2.RandomHorizontalFlip()]))
+                                   transform=v2.Compose([crop, v2.RandomHorizontalFlip()]))
     return model, opt, train_loader, test_loader
 
 
-def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: int, seeds: int, *, backbone: str,
-                        lr: dict, scratch: dict | None = None, train=None, test=None, mean=None, std=None,
-                        num_classes: int = 2, device="cpu"):
-    """One measured forecast for training every strategy once per seed (and the scratch run),
-    from a few steps of each (see :func:`course_utils.estimate.estimate_fit`); ``make_run`` is
-    the notebook's ``make_run(strategy, backbone, lr=..., num_classes=..., device=...)``."""
+def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: int, seeds: int, *,
+                        backbone: str, lr: dict, scratch: dict, train, test, mean, std, num_classes: int = 2,
+                        device="cpu"):
+    """One forecast for every strategy's runs (and the scratch run) from a few measured steps of each;
+    ``make_run(strategy, backbone, lr=..., num_classes=..., device=...)`` is the notebook's."""
     from course_utils.estimate import Estimate, estimate_fit
 
     measure_steps = 1 if is_smoke() else 2
@@ -92,11 +80,10 @@ def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: in
     for strategy in strategies:
         model, opt = make_run(strategy, backbone, lr=lr[strategy], num_classes=num_classes, device=device)
         add(estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=measure_steps))
-    if scratch is not None:
-        settings = dict(scratch)
-        scratch_epochs = settings.pop("epochs")
-        model, _ = make_run("scratch", backbone, lr=settings["lr"], num_classes=num_classes, device=device)
-        model, opt, loader, _ = scratch_run(model, train, test, mean=mean, std=std, device=device, **settings)
-        add(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
+    settings = dict(scratch)
+    scratch_epochs = settings.pop("epochs")
+    model, _ = make_run("scratch", backbone, lr=settings["lr"], num_classes=num_classes, device=device)
+    model, opt, loader, _ = scratch_run(model, train, test, mean=mean, std=std, device=device, **settings)
+    add(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
     total.step_seconds = total.seconds / max(total.steps, 1)
     return total

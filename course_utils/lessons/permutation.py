@@ -1,9 +1,5 @@
-"""A fixed shuffle of an image's pixels and the exact rewiring of a fully-connected net that makes
-it blind to the shuffle (notebook 02).
-
-Convention: ``permuted[..., i] = original[..., perm[i]]``: pixel ``i`` of a permuted image is pixel
-``perm[i]`` of the original, the same ``perm`` for every image; ``perm.argsort()`` undoes it.
-"""
+"""Notebook 02: a fixed shuffle of every image's pixels, ``permuted[..., i] = original[..., perm[i]]``,
+and the rewiring of a fully-connected net that makes it blind to the shuffle."""
 
 from __future__ import annotations
 
@@ -14,9 +10,8 @@ from torch import Tensor, nn
 
 
 def block_permutation(side: int = 28, block: int = 7, seed: int = 0) -> Tensor:
-    """A permutation of a ``side`` x ``side`` image's pixels that shuffles them only within each
-    ``block`` x ``block`` tile (the same shuffle in every tile): ``block=1`` changes nothing,
-    ``block=side`` shuffles the whole image. ``block`` must divide ``side``."""
+    """A permutation of a ``side`` x ``side`` image that shuffles pixels within each ``block`` x ``block``
+    tile, the same way in every tile (``block=side``: the whole image)."""
     if block < 1 or side % block:
         raise ValueError(f"block must be a divisor of {side} (1, ..., {side}), got {block}")
     inner = torch.randperm(block * block, generator=torch.Generator().manual_seed(seed))
@@ -36,8 +31,7 @@ def check_permutation(perm: Tensor) -> Tensor:
 
 
 def permute_pixels(x: Tensor, perm: Tensor) -> Tensor:
-    """Shuffle the pixels of every image in ``x`` by ``perm`` with one indexing operation: ``x`` is
-    (..., H, W) with ``H * W == len(perm)`` (every channel shuffled alike) or flat (..., H * W)."""
+    """Shuffle the pixels of every image in ``x``, (..., H, W) or flat (..., H * W), by ``perm``."""
     n, perm = perm.numel(), perm.to(x.device, non_blocking=True)
     if x.dim() >= 1 and x.shape[-1] == n:
         return x.index_select(-1, perm)
@@ -48,9 +42,7 @@ def permute_pixels(x: Tensor, perm: Tensor) -> Tensor:
 
 
 class PixelPermutation:
-    """A fixed pixel permutation as a batch transform: ``PixelPermutation(784, seed=0)`` draws it
-    (the same on every machine), and calling it shuffles every image of a batch on the batch's
-    device, so it can be a loader's ``transform``. ``inverse`` restores the images."""
+    """A fixed pixel permutation (the same on every machine for one seed) as a loader's batch transform."""
 
     def __init__(self, n_pixels: int = 28 * 28, seed: int | None = 0, *, perm: Tensor | None = None) -> None:
         if perm is None and n_pixels < 1:
@@ -60,11 +52,8 @@ class PixelPermutation:
         self.seed = None if perm is not None else seed
         self._on = {self.perm.device: self.perm}   # a copy per device, made once
 
-    def __len__(self) -> int:
-        return self.perm.numel()
-
     def __repr__(self) -> str:
-        return f"PixelPermutation(n_pixels={len(self)}, seed={self.seed})"
+        return f"PixelPermutation(n_pixels={self.perm.numel()}, seed={self.seed})"
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.device not in self._on:
@@ -78,18 +67,16 @@ class PixelPermutation:
 
 @torch.no_grad()
 def permute_fc_input(model: nn.Module, perm: Tensor) -> nn.Module:
-    """A copy of the fully-connected ``model`` whose first linear layer reads permuted images: its
-    weight's columns permuted, ``W'[:, i] = W[:, perm[i]]``, so ``W' @ x[perm] == W @ x`` and the
-    copy on permuted images computes what ``model`` computes on the originals (up to float
-    rounding). Raises ``TypeError`` for a net with a convolution before its first linear layer."""
+    """A copy of the FC ``model`` whose first linear layer reads permuted images, ``W'[:, i] = W[:, perm[i]]``
+    so ``W' @ x[perm] == W @ x``; ``TypeError`` for a net with a convolution."""
     perm = check_permutation(perm)
     converted = copy.deepcopy(model)
     for name, layer in converted.named_modules():
         if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-            raise TypeError(f"{type(model).__name__} starts with a convolution ({name}: {type(layer).__name__}); "
-                            "there is no weight permutation that makes it see shuffled pixels as before: one "
-                            "small filter is shared by every position, and the shuffle scatters each "
-                            "neighbourhood differently")
+            raise TypeError(f"{type(model).__name__} starts with a convolution ({name}: "
+                            f"{type(layer).__name__}); there is no weight permutation that makes it see "
+                            "shuffled pixels as before: one small filter is shared by every position, and "
+                            "the shuffle scatters each neighbourhood differently")
         if isinstance(layer, nn.Linear):
             if layer.in_features != perm.numel():
                 raise ValueError(f"the first linear layer reads {layer.in_features} inputs, "

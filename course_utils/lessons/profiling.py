@@ -1,5 +1,4 @@
-"""Where a training step spends its time: a few steps under ``torch.profiler``, summed by
-operation (convolution forward and backward, batch norm, activation, pooling, ...)."""
+"""Where a training step spends its time: a few steps under ``torch.profiler``, summed by operation."""
 
 from __future__ import annotations
 
@@ -18,8 +17,7 @@ from course_utils.training import place, train_step
 
 @contextlib.contextmanager
 def _quiet_native_stderr():
-    """Silence what the profiler's C++ side prints on file descriptor 2 (start/stop lines,
-    a failed GPU probe on machines without one)."""
+    """Silence what the profiler's C++ side prints on file descriptor 2."""
     sys.stderr.flush()
     saved = os.dup(2)
     with open(os.devnull, "w") as null:
@@ -33,8 +31,7 @@ def _quiet_native_stderr():
 
 def step_profile(model: nn.Module, data: ImageData, batch_size: int, *, device, steps: int = 3,
                  top: int = 8) -> list[dict]:
-    """The ``top`` operations of ``steps`` training steps of a copy of ``model`` (SGD, mixed
-    precision as in :func:`course_utils.training.fit`), with their share of the time."""
+    """The ``top`` operations of ``steps`` SGD steps of a copy of ``model``, with their share of the time."""
     twin = copy.deepcopy(model).train()
     where = place(twin, device, amp=True)
     optimizer = torch.optim.SGD([p for p in twin.parameters() if p.requires_grad], lr=1e-3)

@@ -1,5 +1,4 @@
-"""Learning-rate schedules, computed without training: what a scheduler does to the learning
-rate step by step, and what goes wrong when a per-epoch scheduler is stepped per batch."""
+"""Learning-rate schedules computed without training, stepped per epoch or (wrongly, for some) per batch."""
 
 from __future__ import annotations
 
@@ -14,11 +13,8 @@ SCHEDULES = ("step", "cosine", "one-cycle")
 
 def lr_curve(kind: str, *, epochs: int = 30, steps_per_epoch: int = 391, interval: str = "epoch",
              lr: float = 0.1, step_size: int = 10, gamma: float = 0.1) -> list[float]:
-    """The learning rate at every training step (batch) of the run when a ``kind`` scheduler
-    is stepped once per ``interval`` (``"epoch"`` or ``"batch"``): StepLR(step_size, gamma)
-    (the seed's, counted in whatever it is stepped by), CosineAnnealingLR over the run, or
-    OneCycleLR (per batch by construction; per epoch it has ``epochs`` steps). No model, no
-    data: a one-parameter optimizer."""
+    """The learning rate at every batch when a StepLR, CosineAnnealingLR (over the run) or OneCycleLR
+    scheduler is stepped once per ``interval`` (``"epoch"`` or ``"batch"``)."""
     if kind not in SCHEDULES:
         raise ValueError(f"unknown schedule {kind!r}; choose one of {', '.join(SCHEDULES)}")
     if interval not in ("epoch", "batch"):
@@ -41,6 +37,5 @@ def lr_curve(kind: str, *, epochs: int = 30, steps_per_epoch: int = 391, interva
 
 
 def decays(rates: list[float]) -> int:
-    """How many times the learning rate drops by a factor of more than 2 between two steps
-    (StepLR's decays)."""
+    """How many times the learning rate drops by more than half between two steps."""
     return sum(1 for a, b in zip(rates, rates[1:]) if b < a / 2 and not math.isclose(a, b))

@@ -1,15 +1,5 @@
-"""The formulas: output size, parameters and multiply-accumulates (MACs) of conv, pool and linear
-layers, from their integers or from the module itself.
-
-Output size (PyTorch's rule for ``Conv*d`` and ``*Pool*d``), per spatial dimension::
-
-    out = floor((in + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1
-
-(pools with ``ceil_mode=True`` round up instead, but never start a window in the right padding).
-A conv layer has ``out_ch * (in_ch / groups) * kh * kw`` weights plus ``out_ch`` biases and spends
-that many MACs *per output position*; a linear layer has ``in * out + out`` parameters and
-``in * out`` MACs per input vector. FLOPs = 2 x MACs.
-"""
+"""Output sizes, parameters and multiply-accumulates (MACs; FLOPs = 2 x MACs) of conv, pool and
+linear layers by formula, from their integers or from the module itself."""
 
 from __future__ import annotations
 
@@ -45,28 +35,28 @@ def _raw_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
 def min_input_size(kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                    ceil_mode: bool = False) -> int:
     """The smallest input length for which a conv or pool layer gives at least one output."""
-    return next(n for n in range(1, dilation * kernel + 2) if _raw_output_size(n, kernel, stride, padding,
-                                                                                dilation, ceil_mode) >= 1)
+    return next(n for n in range(1, dilation * kernel + 2)
+                if _raw_output_size(n, kernel, stride, padding, dilation, ceil_mode) >= 1)
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
                      ceil_mode: bool = False) -> int:
-    """Output length along one dimension of a conv or pool layer; ``ValueError`` (naming the
-    smallest size that works) when the input is too small for even one output.
-
-    >>> conv_output_size(224, kernel=11, stride=4, padding=2)   # AlexNet's conv1
-    55
-    """
+    """``floor((size + 2*padding - dilation*(kernel - 1) - 1) / stride) + 1``, one dimension of a
+    conv or pool; ``ValueError`` naming the smallest size that works when there is no output."""
     for name, v, low in (("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1),
                          ("padding", padding, 0), ("dilation", dilation, 1)):
         if int(v) != v or v < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
     out = _raw_output_size(size, kernel, stride, padding, dilation, ceil_mode)
     if out < 1:
-        raise ValueError(f"an input of size {size} is too small for a window of {kernel} (dilation {dilation}, "
-                         f"padding {padding}): the output would have size {out}; the smallest input is "
-                         f"{min_input_size(kernel, stride, padding, dilation, ceil_mode)}")
+        raise ValueError(f"an input of size {size} is too small for a window of {kernel} (dilation "
+                         f"{dilation}, padding {padding}): the output would have size {out}; the smallest "
+                         f"input is {min_input_size(kernel, stride, padding, dilation, ceil_mode)}")
     return out
+
+
+def _groups_error(in_channels: int, out_channels: int, groups: int) -> str:
+    return f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)"
 
 
 def _tuple(v, n: int) -> tuple:
@@ -74,21 +64,19 @@ def _tuple(v, n: int) -> tuple:
 
 
 def conv_params(in_channels: int, out_channels: int, kernel, groups: int = 1, bias: bool = True) -> int:
-    """Weights ``out * (in / groups) * prod(kernel)`` plus ``out`` biases (``kernel``: an int for a
-    square one, or a tuple)."""
+    """Weights ``out * (in / groups) * prod(kernel)`` plus ``out`` biases (``kernel``: int or tuple)."""
     if in_channels % groups or out_channels % groups:
-        raise ValueError(f"groups={groups} must divide both channel counts ({in_channels} in, {out_channels} out)")
-    return out_channels * (in_channels // groups) * math.prod(_tuple(kernel, 2)) + (out_channels if bias else 0)
+        raise ValueError(_groups_error(in_channels, out_channels, groups))
+    weights = out_channels * (in_channels // groups) * math.prod(_tuple(kernel, 2))
+    return weights + (out_channels if bias else 0)
 
 
 def conv_macs(in_channels: int, out_channels: int, kernel, out_size, groups: int = 1) -> int:
-    """MACs of a conv layer for one image: one per weight at every output position (``out_size``:
-    the output's spatial size, an int for a square map, or a tuple)."""
+    """MACs of a conv layer for one image: one per weight at every output position."""
     return conv_params(in_channels, out_channels, kernel, groups, bias=False) * math.prod(_tuple(out_size, 2))
 
 
 def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
-    """``in * out`` weights plus ``out`` biases."""
     return in_features * out_features + (out_features if bias else 0)
 
 
@@ -97,16 +85,13 @@ def shape_str(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-# ------------------------------------------------------------- one layer, by its module
-
-
 def _dims(module: nn.Module) -> int:
     name = type(module).__name__
     return 3 if name.endswith("3d") else 1 if name.endswith("1d") else 2
 
 
 def window(module: nn.Module) -> tuple[tuple[int, ...], ...] | None:
-    """(kernel, stride, padding, dilation), one entry per spatial dimension, of a conv or pool."""
+    """(kernel, stride, padding, dilation) of a conv or pool, one entry per spatial dimension."""
     n = _dims(module)
     if isinstance(module, _CONV):
         k, d, pad = _tuple(module.kernel_size, n), _tuple(module.dilation, n), module.padding
@@ -133,22 +118,27 @@ def describe_layer(module: nn.Module) -> str:
     w = window(module)
     if w is not None:
         kernel, stride, padding, dilation = w
-        text = "x".join(map(str, kernel)) + ("/" + "x".join(map(str, sorted(set(stride)))) if max(stride) > 1 else "")
-        text += (" p" + ",".join(map(str, sorted(set(padding)))) if max(padding) else "") + (
-            " d" + ",".join(map(str, sorted(set(dilation)))) if max(dilation) > 1 else "")
+        text = "x".join(map(str, kernel)) + ("/" + _distinct(stride, "x") if max(stride) > 1 else "")
+        text += (" p" + _distinct(padding) if max(padding) else "") + (
+            " d" + _distinct(dilation) if max(dilation) > 1 else "")
         if isinstance(module, _CONV):
-            text = f"{module.in_channels}->{module.out_channels} {text}" + (f" g{module.groups}" if module.groups > 1 else "")
+            groups = f" g{module.groups}" if module.groups > 1 else ""
+            text = f"{module.in_channels}->{module.out_channels} {text}{groups}"
         return text + (" ceil" if getattr(module, "ceil_mode", False) else "")
     if isinstance(module, nn.Linear):
         return f"{module.in_features}->{module.out_features}"
     if isinstance(module, _ADAPTIVE):
-        return "to " + "x".join("any" if s is None else str(s) for s in _tuple(module.output_size, _dims(module)))
+        size = _tuple(module.output_size, _dims(module))
+        return "to " + "x".join("any" if s is None else str(s) for s in size)
     return ""
 
 
+def _distinct(values: Sequence[int], sep: str = ",") -> str:
+    return sep.join(map(str, sorted(set(values))))
+
+
 def expected_output_shape(module: nn.Module, in_shape: Sequence[int]) -> tuple[int, ...] | None:
-    """The output shape the layer's formula predicts for ``in_shape`` (batch included), or
-    ``None`` for a layer type without a formula here."""
+    """The output shape (batch included) the layer's formula predicts, or None without a formula."""
     in_shape, n = tuple(in_shape), _dims(module)
     if isinstance(module, _CONV + _POOL):
         channels = module.out_channels if isinstance(module, _CONV) else in_shape[-n - 1]
@@ -165,8 +155,7 @@ def expected_output_shape(module: nn.Module, in_shape: Sequence[int]) -> tuple[i
 
 
 def layer_params(module: nn.Module) -> int:
-    """Parameters of one leaf layer by formula (conv, linear, batch norm), checked against its real
-    tensors; other layers: the number of elements of their parameters."""
+    """Parameters of one leaf layer: by formula (conv, linear, batch norm), checked against its tensors."""
     actual = sum(p.numel() for p in module.parameters(recurse=False))
     if isinstance(module, _CONV):
         formula = conv_params(module.in_channels, module.out_channels, module.kernel_size, module.groups,
@@ -178,14 +167,13 @@ def layer_params(module: nn.Module) -> int:
     else:
         return actual
     if formula != actual:
-        raise FormulaMismatchError(f"{type(module).__name__}: the formula gives {formula:,} parameters but the "
-                                   f"layer holds {actual:,}")
+        raise FormulaMismatchError(f"{type(module).__name__}: the formula gives {formula:,} parameters "
+                                   f"but the layer holds {actual:,}")
     return formula
 
 
 def layer_macs(module: nn.Module, in_shape: Sequence[int], out_shape: Sequence[int]) -> int:
-    """MACs of one call of a conv or linear layer on a whole batch (shapes with the batch
-    dimension). Other layers count 0: a max, an add or a scale per element is not a MAC."""
+    """MACs of one call of a conv or linear layer on a batch; other layers count 0."""
     if isinstance(module, _CONV):
         return module.in_channels // module.groups * math.prod(module.kernel_size) * math.prod(out_shape)
     if isinstance(module, nn.Linear):
