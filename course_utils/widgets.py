@@ -171,7 +171,7 @@ _last_upload: Callable[[bytes, str], tuple[object, ...]] | None = None
 
 
 def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, mean, std,
-            labels: Sequence[int] | None = None, shown: int = 8) -> w.VBox:
+            labels: Sequence[int] | None = None) -> w.VBox:
     """05: upload a photo, or pick a test photo: the model's class and its probability. On Colab,
     whose upload button drops files of 1 MB or more, it names :func:`upload_photo` (up to 20 MB)."""
     global _last_upload
@@ -186,7 +186,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
             probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
         best = int(probs.argmax())
         return f"{classes[best]} (p = {float(probs[best]):.2f})"
-    picks = list(range(min(shown, len(photos))))
+    picks = list(range(min(8, len(photos))))
     titles = [say(photos[i]) + ("" if labels is None else f"\n(truth: {classes[labels[i]]})") for i in picks]
     _save("is_it_a", show_images, f"The best model's verdicts on {len(picks)} test photos",
           images=torch.stack([square(photos[i]) for i in picks]), titles=titles, ncols=min(4, len(picks)),
