@@ -78,5 +78,6 @@ torchvision_alexnet = TorchvisionAlexNet
 
 def three_alexnets() -> dict[str, tuple[nn.Module, tuple[int, int, int]]]:
     """The three AlexNets with the input shape each is built for, by short name."""
-    return {"paper 2012": (AlexNet2012(), (3, 227, 227)), "torchvision": (torchvision_alexnet(), (3, 224, 224)),
+    return {"paper 2012": (AlexNet2012(), (3, 227, 227)),
+            "torchvision": (torchvision_alexnet(), (3, 224, 224)),
             "padding 1": (AlexNetPadding1(), (3, 224, 224))}
