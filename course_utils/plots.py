@@ -153,19 +153,16 @@ def plot_confusion(confusion: Tensor | np.ndarray, classes: Sequence[str], *, ti
     return _finish(fig, ax, "guess", "true class", title, grid=None)
 
 
-def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor | None = None, *,
-                      title: str = "") -> Figure:
+def show_feature_maps(image: Tensor, maps: Tensor, filters: Tensor, *, title: str = "") -> Figure:
     """One image, a conv layer's filters and the maps they make of it (blue negative, red positive)."""
     n = maps.shape[0]
-    rows = [] if filters is None else [("filter", filters)]
-    height = len(rows) + 2
-    fig, axes = plt.subplots(height, n, figsize=figsize(1.3 * n, 1.35 * height), squeeze=False)
+    fig, axes = plt.subplots(3, n, figsize=figsize(1.3 * n, 1.35 * 3), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     pic = to_display(image.unsqueeze(0).clamp(0, 1))[0]
     axes[0, 0].imshow(pic[..., 0] if pic.shape[-1] == 1 else pic, cmap="gray", vmin=0, vmax=1)
     axes[0, 0].set_title("input", fontsize=_small() + 1)
-    for row, (name, data) in enumerate(rows + [("map", maps)], start=1):
+    for row, (name, data) in enumerate([("filter", filters), ("map", maps)], start=1):
         for i in range(n):
             a = data[i].numpy()
             limit = float(np.abs(a).max()) or 1.0
@@ -182,13 +179,12 @@ _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
              "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
 
 
-def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None,
-                 dpi: int = 150) -> list[Path]:
+def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None) -> list[Path]:
     """Write ``fig`` as ``folder/<name>.<fmt>`` for each format; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     with plt.rc_context({"svg.hashsalt": "course_utils"}):   # stable ids: same figure, same SVG
-        for fmt in figure_formats(formats):   # the style sheet says savefig.bbox
+        for fmt in figure_formats(formats):   # the style sheet says savefig.dpi and bbox
             paths.append(folder / f"{name}.{fmt}")
-            fig.savefig(paths[-1], dpi=dpi, metadata=_METADATA[fmt])
+            fig.savefig(paths[-1], metadata=_METADATA[fmt])
     return paths

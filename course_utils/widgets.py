@@ -25,8 +25,7 @@ from course_utils.lessons.schedules import SCHEDULES, lr_curve
 
 
 def _show(out: w.Output, *shown: object) -> None:
-    """Replace ``out``'s outputs with ``shown``: set, not captured (``with out:``), which can hang
-    nbclient; the same in ipywidgets 7 and 8."""
+    """Replace ``out``'s outputs with ``shown``: set, not captured (``with out:`` can hang nbclient)."""
     out.outputs = ()
     for item in shown:
         out.append_display_data(item)
@@ -67,13 +66,11 @@ def feature_maps(features: nn.Sequential, image: Tensor, stage: str, *, mean: fl
     if stage not in names:
         raise ValueError(f"unknown stage {stage!r}; the stages are {', '.join(names)}")
     last = names[stage]
-    device = next(features.parameters()).device
-    x = image.float().div(255) if image.dtype == torch.uint8 else image.float()
-    x = ((x - mean) / std).unsqueeze(0).to(device)
+    pic = image.float() / (255 if image.dtype == torch.uint8 else 1)
     with eval_mode(features):
-        out = features[: last + 1](x)[0].float().cpu()
+        out = features[: last + 1](((pic - mean) / std).unsqueeze(0).to(next(features.parameters()).device))
     conv = next(features[i] for i in range(last, -1, -1) if isinstance(features[i], nn.Conv2d))
-    return {"image": image.float().cpu() / (255 if image.dtype == torch.uint8 else 1), "maps": out,
+    return {"image": pic.cpu(), "maps": out[0].float().cpu(),
             "filters": conv.weight.detach().float().cpu().mean(1), "title": stage}
 
 
@@ -174,7 +171,7 @@ _last_upload: Callable[[bytes, str], tuple[object, ...]] | None = None
 
 
 def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, mean, std,
-            labels: Sequence[int] | None = None, shown: int = 8) -> w.VBox:
+            labels: Sequence[int] | None = None) -> w.VBox:
     """05: upload a photo, or pick a test photo: the model's class and its probability. On Colab,
     whose upload button drops files of 1 MB or more, it names :func:`upload_photo` (up to 20 MB)."""
     global _last_upload
@@ -189,7 +186,7 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
             probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
         best = int(probs.argmax())
         return f"{classes[best]} (p = {float(probs[best]):.2f})"
-    picks = list(range(min(shown, len(photos))))
+    picks = list(range(min(8, len(photos))))
     titles = [say(photos[i]) + ("" if labels is None else f"\n(truth: {classes[labels[i]]})") for i in picks]
     _save("is_it_a", show_images, f"The best model's verdicts on {len(picks)} test photos",
           images=torch.stack([square(photos[i]) for i in picks]), titles=titles, ncols=min(4, len(picks)),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from course_utils.lessons.arithmetic.formulas import conv_macs, conv_output_size, conv_params, linear_params
@@ -69,21 +68,11 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
-def _format(value: float) -> str:
+def formatted(value: float) -> str:
+    """A whole number with thousands separators, else as short as it goes."""
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
-
-
-def check(key: str, answer: object) -> str:
-    """Right (with the worked answer), wrong (with a hint), or not answered yet (``...``)."""
-    if answer is Ellipsis or answer is None:
-        return f"Exercise {key}: not answered yet; replace ... with your answer."
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return f"Exercise {key}: the answer is a number; got {answer!r}."
-    if math.isclose(answer, EXERCISES[key].answer, rel_tol=EXERCISES[key].tolerance):
-        return f"Exercise {key}: right, {solution(key)}"
-    return f"Exercise {key}: {_format(answer)} is not it. Hint: {EXERCISES[key].hint}"
 
 
 def solution(key: str) -> str:
     """The worked answer of exercise ``key`` (what its revealable solution says)."""
-    return f"{_format(EXERCISES[key].answer)}. {EXERCISES[key].why}"
+    return f"{formatted(EXERCISES[key].answer)}. {EXERCISES[key].why}"

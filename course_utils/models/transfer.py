@@ -3,7 +3,6 @@ PyPI) and torchvision's ``"resnet18"`` and ``"alexnet"`` (downloaded once into t
 
 from __future__ import annotations
 
-import urllib.error
 from pathlib import Path
 
 import torch
@@ -56,9 +55,7 @@ def _torchvision_net(name: str, pretrained: bool) -> nn.Module:
     weights = torchvision.models.get_model_weights(name).IMAGENET1K_V1 if pretrained else None
     try:
         return getattr(torchvision.models, name)(weights=weights)
-    except (urllib.error.URLError, OSError, RuntimeError) as exc:
-        if weights is None:
-            raise
+    except (OSError, RuntimeError) as exc:   # urllib's URLError is an OSError
         cache = Path(torch.hub.get_dir()) / "checkpoints"
         file = Path(weights.url).name
         raise WeightsUnavailableError(
