@@ -1,6 +1,5 @@
-"""Atomic writes: each file or folder is made as ``.<name>.<pid>.<random>.<kind>`` beside its
-destination and renamed over it when complete; what a killed writer left is removed by the next
-writer; full or read-only disks are said in one sentence."""
+"""Atomic writes (a temporary beside the destination, renamed over it; a killed writer's left for
+the next one to remove) and one-sentence errors for full or read-only disks."""
 
 from __future__ import annotations
 
@@ -73,8 +72,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(dest: Path) -> None:
-    """Delete the temporaries of ``dest`` (:func:`temporary_name`) whose process is gone; one
-    that cannot be deleted (a read-only folder) is left without a word."""
+    """Delete the temporaries of ``dest`` whose process is gone (silently keeping undeletable ones)."""
     dest = Path(dest)
     pattern = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.({'|'.join(KINDS)})")
     with suppress(OSError):

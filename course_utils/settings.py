@@ -166,11 +166,6 @@ def pick(full, smoke):
     return smoke if is_smoke() else full
 
 
-def device_setting() -> str:
-    """``COURSE_DEVICE`` as given; :func:`course_utils.device.get_device` checks it."""
-    return given("COURSE_DEVICE")
-
-
 def figure_style() -> str:
     """``COURSE_FIGURE_STYLE``, else ``"paper"``; checked."""
     chosen = given("COURSE_FIGURE_STYLE") or "paper"

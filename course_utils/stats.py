@@ -1,6 +1,5 @@
-"""Honest comparisons of test results, worded from the run's own numbers: Welch's t test over
-seeds, no verdict from one seed without a measured :class:`SeedSpread`, paired tests for the same
-images (README: "How the verdicts decide"). Real means at the 5 % level, two-sided."""
+"""Honest comparisons of test results, two-sided at the 5 % level: Welch's t test over seeds, no verdict
+from one seed without a measured :class:`SeedSpread`, paired tests (README: "How the verdicts decide")."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ def binomial_se(accuracy: float, n_test: int) -> float:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (divisor n - 1), the course's one rule for a spread;
-    NaN for a single value (no measured spread), never 0."""
+    """Mean and sample standard deviation (divisor n - 1); NaN for a single value, never 0."""
     values = _values(values)
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
