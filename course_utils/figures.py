@@ -27,14 +27,13 @@ THUMBNAIL = 160
 
 
 def encode(value: Any) -> Any:
-    """``value`` as JSON-ready data: uint8 image batches as PNGs, other tensors and arrays as
-    lists with their dtype and shape; dicts, lists, numbers and strings as they are."""
+    """``value`` as JSON-ready data: uint8 image batches as PNGs, other tensors and arrays as typed lists."""
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if isinstance(value, Tensor):
         value = value.detach().cpu()
         if value.dtype == torch.uint8 and value.dim() == 4:
-            return {"__images__": [base64.b64encode(encode_png(img).numpy()).decode("ascii") for img in value]}
+            return {"__images__": [base64.b64encode(encode_png(i).numpy()).decode("ascii") for i in value]}
         return {"__tensor__": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
                 "data": value.flatten().tolist()}
     if isinstance(value, dict):
@@ -52,8 +51,8 @@ def decode(value: Any) -> Any:
     """The inverse of :func:`encode`."""
     if isinstance(value, dict):
         if "__images__" in value:
-            return torch.stack([decode_png(torch.frombuffer(bytearray(base64.b64decode(t)), dtype=torch.uint8))
-                                for t in value["__images__"]])
+            pngs = [bytearray(base64.b64decode(text)) for text in value["__images__"]]
+            return torch.stack([decode_png(torch.frombuffer(png, dtype=torch.uint8)) for png in pngs])
         if "__tensor__" in value:
             return torch.tensor(value["data"], dtype=getattr(torch, value["__tensor__"])).view(value["shape"])
         return {k: decode(v) for k, v in value.items()}

@@ -99,8 +99,7 @@ def _write_file(path: Path, data: bytes | memoryview) -> None:
 
 
 def write_atomic(dest: Path | str, data: bytes | memoryview | str, what: str = "") -> Path:
-    """Write ``data`` (text is UTF-8) to ``dest`` atomically and durably; return ``dest``. A full
-    disk raises :class:`DiskFullError` naming the folder (``what`` names the file)."""
+    """Write ``data`` (text: UTF-8) to ``dest`` atomically and durably; a full disk raises DiskFullError."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(dest)

@@ -144,8 +144,7 @@ def checkpoints_dir() -> Path:
 
 
 def is_smoke() -> bool:
-    """``COURSE_SMOKE``: on (``1``, ``true``, ``yes``, ``on``) or off (unset, ``0``, ``false``,
-    ``no``, ``off``); anything else raises."""
+    """``COURSE_SMOKE``: on (1, true, yes, on) or off (unset, 0, false, no, off); anything else raises."""
     value = given("COURSE_SMOKE").lower()
     if value in ("1", "true", "yes", "on"):
         return True

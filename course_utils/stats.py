@@ -115,9 +115,8 @@ class Comparison:
 def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[float] | float,
             n_test: int | None = None, *, spread: SeedSpread | None = None, fixed_b: bool = False,
             lower_is_better: bool = False) -> Comparison:
-    """Compare ``a`` and ``b`` (one value, or one per seed), accuracies on ``n_test`` test examples
-    (``None``: not accuracies, no binomial term). A single value a side needs ``spread``, else
-    there is no verdict; ``fixed_b``: ``b`` is a fixed number (chance), not a run."""
+    """Compare ``a`` and ``b`` (one value or one per seed; accuracies on ``n_test`` examples, None: other
+    numbers). One value a side needs ``spread`` for a verdict; ``fixed_b``: ``b`` is a fixed number."""
     xa, xb = _values(acc_a), _values(acc_b)
     if n_test is not None and not all(0 <= v <= 1 for v in xa + xb):
         raise ValueError(f"accuracies on {n_test} test examples must lie between 0 and 1 (fractions, not "

@@ -157,11 +157,12 @@ def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
 
     @torch.no_grad()
     def average(averaged: list[Tensor], current: list[Tensor], n: Tensor | int) -> None:
+        """Called once per device and dtype; integer buffers (batch counts) are copied."""
         d = min(decay, (1 + int(n)) / (10 + int(n)))
-        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
-        torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
-        for a, c in zip(averaged, current):
-            if not a.is_floating_point():
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:
+            for a, c in zip(averaged, current):
                 a.copy_(c)
     return AveragedModel(model, multi_avg_fn=average, use_buffers=True)
 
