@@ -55,8 +55,6 @@ def disk_full(dest: Path, what: str = "") -> DiskFullError:
 
 def temporary_name(dest: Path, kind: str = "tmp") -> Path:
     """A fresh temporary name beside ``dest``: ``.<name>.<pid>.<random>.<kind>``."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     dest = Path(dest)
     return dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}")
 
@@ -64,10 +62,8 @@ def temporary_name(dest: Path, kind: str = "tmp") -> Path:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but belongs to someone else
-        return True
+    except OSError as exc:   # PermissionError: it exists, but belongs to someone else
+        return not isinstance(exc, ProcessLookupError)
     return True
 
 
