@@ -120,8 +120,7 @@ def is_writable(folder: Path) -> bool:
 
 
 def writable_dir(preferred: Path, purpose: str) -> Path:
-    """``preferred``, created, when it can be written, else the same place in the per-user cache
-    (said once per purpose); :class:`ReadOnlyError` when neither can."""
+    """``preferred`` (created) if writable, else its place in the per-user cache; else ReadOnlyError."""
     folder = preferred
     if not is_writable(preferred):
         cache = _per_user("COURSE_CACHE", "XDG_CACHE_HOME", ".cache")
