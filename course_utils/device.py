@@ -47,7 +47,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
     """``prefer``, else ``COURSE_DEVICE``, else the best available (cuda, mps, cpu), checked."""
     if prefer:
         return check_device(str(prefer))
-    env = settings.device_setting()
+    env = settings.given("COURSE_DEVICE")
     if env:
         return check_device(env, "COURSE_DEVICE")
     return torch.device(_available()[0].split(":")[0])
@@ -55,8 +55,7 @@ def get_device(prefer: str | torch.device | None = None) -> torch.device:
 
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
-    """Whether ``/proc/cpuinfo`` lists bfloat16 instructions (``avx512_bf16``, ``amx_bf16``);
-    without them bfloat16 is emulated and slower than float32."""
+    """Whether ``/proc/cpuinfo`` lists bfloat16 instructions (without, bfloat16 is slow)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
@@ -66,9 +65,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
-    """The autocast dtype that is correct and faster on ``device``, or None for float32:
-    bfloat16 on CUDA from compute capability 8.0 and on CPUs with native bfloat16; float16
-    below 8.0 (T4: cuDNN has no bfloat16 convolutions, whatever is_bf16_supported says)."""
+    """The faster correct autocast dtype on ``device`` (None: float32): bfloat16 on CUDA 8.0+ and
+    CPUs with native bfloat16; float16 below 8.0 (T4: cuDNN has no bfloat16 convolutions)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
@@ -78,8 +76,7 @@ def mixed_precision_dtype(device: torch.device | str) -> torch.dtype | None:
 
 
 def preferred_memory_format(device: torch.device | str, amp: bool = False) -> torch.memory_format:
-    """channels-last on CPUs and on CUDA tensor cores (7.0 and up in 16 bits, 8.0 and up with
-    TF32); contiguous on a T4 in float32 (no gain) and on Apple's MPS (slow, and buggy there)."""
+    """channels-last on CPUs and CUDA tensor cores (7.0+ in 16 bits, 8.0+ with TF32), else contiguous."""
     device = torch.device(device)
     if device.type == "cpu":
         return torch.channels_last

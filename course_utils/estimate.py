@@ -18,8 +18,7 @@ from course_utils.training import Batches, LossFn, place, train_step
 
 
 def fork_loader(loader):
-    """A shallow copy of a course loader with copies of its random generators: iterating it
-    leaves the original's shuffle and augmentation sequence untouched."""
+    """A shallow copy of a course loader with copies of its random generators (the original's stay put)."""
     twin = copy.copy(loader)
     for name in ("generator", "aug_generator"):
         g = getattr(loader, name, None)
@@ -54,9 +53,8 @@ def estimate_fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim
                  test_loader: Batches | None = None, loss_fn: LossFn = F.cross_entropy, amp: bool = False,
                  device: torch.device | str | None = None, measure_steps: int | None = None,
                  name: str = "training", shorten: str = "") -> Estimate:
-    """Time ``measure_steps`` training steps (by default 4, in smoke mode 1, after one warm-up
-    step in full mode) and one test batch on copies of everything given, scaled to ``epochs``
-    epochs of :func:`~course_utils.training.fit`. Nothing given is modified."""
+    """Time ``measure_steps`` training steps (4, smoke 1, after a warm-up step in full mode) and one test
+    batch on copies of everything given, scaled to ``epochs`` epochs of :func:`~course_utils.training.fit`."""
     measure_steps = pick(4, 1) if measure_steps is None else measure_steps
     warmup_steps = pick(1, 0)
     twin, twin_opt = copy.deepcopy((model, optimizer))

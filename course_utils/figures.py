@@ -1,11 +1,9 @@
-"""Saved runs: the plain data each figure was drawn from, JSON-encoded (no pickle, versioned, a
-few hundred kB per notebook), so :mod:`course_utils.instructor.redraw` draws the same figure again
-without data or training, in any style or format."""
+"""Saved runs: the plain data each figure was drawn from, as versioned JSON, so
+:mod:`course_utils.instructor.redraw` draws it again without data or training, in any style."""
 
 from __future__ import annotations
 
 import base64
-import io
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -13,8 +11,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from PIL import Image
 from torch import Tensor
+from torchvision.io import decode_png, encode_png
+from torchvision.transforms.v2 import functional as TF
 
 from course_utils import plots
 
@@ -27,28 +26,14 @@ KINDS: dict[str, Callable[..., Figure]] = {
 THUMBNAIL = 160
 
 
-def _png(image: Tensor) -> str:
-    array = image.permute(1, 2, 0).numpy()
-    buffer = io.BytesIO()
-    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _unpng(text: str) -> Tensor:
-    array = np.asarray(Image.open(io.BytesIO(base64.b64decode(text))))
-    array = array[..., None] if array.ndim == 2 else array
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-
 def encode(value: Any) -> Any:
-    """``value`` as JSON-ready data: uint8 image batches as PNGs, other tensors and arrays as
-    lists with their dtype and shape; dicts, lists, numbers and strings as they are."""
+    """``value`` as JSON-ready data: uint8 image batches as PNGs, other tensors and arrays as typed lists."""
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if isinstance(value, Tensor):
         value = value.detach().cpu()
         if value.dtype == torch.uint8 and value.dim() == 4:
-            return {"__images__": [_png(img) for img in value]}
+            return {"__images__": [base64.b64encode(encode_png(i).numpy()).decode("ascii") for i in value]}
         return {"__tensor__": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
                 "data": value.flatten().tolist()}
     if isinstance(value, dict):
@@ -66,7 +51,8 @@ def decode(value: Any) -> Any:
     """The inverse of :func:`encode`."""
     if isinstance(value, dict):
         if "__images__" in value:
-            return torch.stack([_unpng(t) for t in value["__images__"]])
+            pngs = [bytearray(base64.b64decode(text)) for text in value["__images__"]]
+            return torch.stack([decode_png(torch.frombuffer(png, dtype=torch.uint8)) for png in pngs])
         if "__tensor__" in value:
             return torch.tensor(value["data"], dtype=getattr(torch, value["__tensor__"])).view(value["shape"])
         return {k: decode(v) for k, v in value.items()}
@@ -87,8 +73,6 @@ def spec(kind: str, caption: str, data: dict) -> dict:
         images = images.detach().cpu()
         h, w = images.shape[2:]
         if max(h, w) > THUMBNAIL:
-            from torchvision.transforms.v2 import functional as TF
-
             size = [round(h * THUMBNAIL / max(h, w)), round(w * THUMBNAIL / max(h, w))]
             images = TF.resize(images, size, antialias=True)
         data["images"] = images.contiguous()

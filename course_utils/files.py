@@ -1,6 +1,5 @@
-"""Atomic writes: each file or folder is made as ``.<name>.<pid>.<random>.<kind>`` beside its
-destination and renamed over it when complete; what a killed writer left is removed by the next
-writer; full or read-only disks are said in one sentence."""
+"""Atomic writes (a temporary beside the destination, renamed over it; a killed writer's left for
+the next one to remove) and one-sentence errors for full or read-only disks."""
 
 from __future__ import annotations
 
@@ -56,8 +55,6 @@ def disk_full(dest: Path, what: str = "") -> DiskFullError:
 
 def temporary_name(dest: Path, kind: str = "tmp") -> Path:
     """A fresh temporary name beside ``dest``: ``.<name>.<pid>.<random>.<kind>``."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     dest = Path(dest)
     return dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.{kind}")
 
@@ -65,16 +62,13 @@ def temporary_name(dest: Path, kind: str = "tmp") -> Path:
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, but belongs to someone else
-        return True
+    except OSError as exc:   # PermissionError: it exists, but belongs to someone else
+        return not isinstance(exc, ProcessLookupError)
     return True
 
 
 def remove_stale_temporaries(dest: Path) -> None:
-    """Delete the temporaries of ``dest`` (:func:`temporary_name`) whose process is gone; one
-    that cannot be deleted (a read-only folder) is left without a word."""
+    """Delete the temporaries of ``dest`` whose process is gone (silently keeping undeletable ones)."""
     dest = Path(dest)
     pattern = re.compile(rf"\.{re.escape(dest.name)}\.(\d+)\.[^.]+\.({'|'.join(KINDS)})")
     with suppress(OSError):
@@ -101,8 +95,7 @@ def _write_file(path: Path, data: bytes | memoryview) -> None:
 
 
 def write_atomic(dest: Path | str, data: bytes | memoryview | str, what: str = "") -> Path:
-    """Write ``data`` (text is UTF-8) to ``dest`` atomically and durably; return ``dest``. A full
-    disk raises :class:`DiskFullError` naming the folder (``what`` names the file)."""
+    """Write ``data`` (text: UTF-8) to ``dest`` atomically and durably; a full disk raises DiskFullError."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(dest)

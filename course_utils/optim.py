@@ -1,5 +1,4 @@
-"""Optimizers with fused kernels (one kernel for all parameters) where this torch and device
-have them; the same maths either way."""
+"""Optimizers with fused kernels where this torch and device have them; the same maths either way."""
 
 from __future__ import annotations
 

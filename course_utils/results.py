@@ -17,8 +17,7 @@ def load_results(directory: Path | str | None = None) -> dict[str, dict]:
 
 
 def format_table(rows: list[dict], floatfmt: str = ".4f", formats: Mapping[str, str] | None = None) -> str:
-    """A plain-text table of ``rows`` (dicts with the same keys); floats print with ``floatfmt``, or
-    with ``formats[column]`` for the columns it names (e.g. ``{"seconds": ".1f"}``)."""
+    """A plain-text table of ``rows`` (dicts, same keys); floats in ``formats[column]``, else ``floatfmt``."""
     if not rows:
         return ""
     cols = list(rows[0])

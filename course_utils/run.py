@@ -133,9 +133,3 @@ def note_data(use: DataUse) -> DataUse:
             with open(log, "a", encoding="utf-8") as f:
                 f.write(json.dumps({"notebook": run.notebook, **asdict(use)}) + "\n")
     return use
-
-
-def save_figure(fig: Figure, name: str, formats: Sequence[str] | None = None) -> list[Path]:
-    """Save ``fig`` as ``<figures root>/<notebook>/<name>.<fmt>`` without keeping its data."""
-    with plots.style(settings.figure_style()):
-        return plots.write_figure(fig, current().figures_dir(), name, formats)

@@ -120,8 +120,7 @@ def is_writable(folder: Path) -> bool:
 
 
 def writable_dir(preferred: Path, purpose: str) -> Path:
-    """``preferred``, created, when it can be written, else the same place in the per-user cache
-    (said once per purpose); :class:`ReadOnlyError` when neither can."""
+    """``preferred`` (created) if writable, else its place in the per-user cache; else ReadOnlyError."""
     folder = preferred
     if not is_writable(preferred):
         cache = _per_user("COURSE_CACHE", "XDG_CACHE_HOME", ".cache")
@@ -144,8 +143,7 @@ def checkpoints_dir() -> Path:
 
 
 def is_smoke() -> bool:
-    """``COURSE_SMOKE``: on (``1``, ``true``, ``yes``, ``on``) or off (unset, ``0``, ``false``,
-    ``no``, ``off``); anything else raises."""
+    """``COURSE_SMOKE``: on (1, true, yes, on) or off (unset, 0, false, no, off); anything else raises."""
     value = given("COURSE_SMOKE").lower()
     if value in ("1", "true", "yes", "on"):
         return True
@@ -164,11 +162,6 @@ def mode() -> str:
 def pick(full, smoke):
     """Return ``smoke`` in smoke mode and ``full`` otherwise (for a notebook's parameters cell)."""
     return smoke if is_smoke() else full
-
-
-def device_setting() -> str:
-    """``COURSE_DEVICE`` as given; :func:`course_utils.device.get_device` checks it."""
-    return given("COURSE_DEVICE")
 
 
 def figure_style() -> str:

@@ -1,6 +1,5 @@
-"""Honest comparisons of test results, worded from the run's own numbers: Welch's t test over
-seeds, no verdict from one seed without a measured :class:`SeedSpread`, paired tests for the same
-images (README: "How the verdicts decide"). Real means at the 5 % level, two-sided."""
+"""Honest comparisons of test results, two-sided at the 5 % level: Welch's t test over seeds, no verdict
+from one seed without a measured :class:`SeedSpread`, paired tests (README: "How the verdicts decide")."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ def binomial_se(accuracy: float, n_test: int) -> float:
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (divisor n - 1), the course's one rule for a spread;
-    NaN for a single value (no measured spread), never 0."""
+    """Mean and sample standard deviation (divisor n - 1); NaN for a single value, never 0."""
     values = _values(values)
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
@@ -117,9 +115,8 @@ class Comparison:
 def compare(a: str, acc_a: Sequence[float] | float, b: str, acc_b: Sequence[float] | float,
             n_test: int | None = None, *, spread: SeedSpread | None = None, fixed_b: bool = False,
             lower_is_better: bool = False) -> Comparison:
-    """Compare ``a`` and ``b`` (one value, or one per seed), accuracies on ``n_test`` test examples
-    (``None``: not accuracies, no binomial term). A single value a side needs ``spread``, else
-    there is no verdict; ``fixed_b``: ``b`` is a fixed number (chance), not a run."""
+    """Compare ``a`` and ``b`` (one value or one per seed; accuracies on ``n_test`` examples, None: other
+    numbers). One value a side needs ``spread`` for a verdict; ``fixed_b``: ``b`` is a fixed number."""
     xa, xb = _values(acc_a), _values(acc_b)
     if n_test is not None and not all(0 <= v <= 1 for v in xa + xb):
         raise ValueError(f"accuracies on {n_test} test examples must lie between 0 and 1 (fractions, not "

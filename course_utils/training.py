@@ -1,5 +1,4 @@
-"""Training and evaluation loops for any classifier and any iterable of batches: each call
-decides device, mixed precision and memory layout once (:func:`place`); every step is :func:`train_step`."""
+"""Training and evaluation loops; each call places the model once (:func:`place`)."""
 
 from __future__ import annotations
 
@@ -59,8 +58,7 @@ def place(model: nn.Module, device: torch.device | str | None = None, amp: bool 
 def train_step(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Optimizer,
                loss_fn: LossFn = F.cross_entropy, *, where: Placement,
                scaler: torch.amp.GradScaler | None = None) -> tuple[Tensor, Tensor, bool]:
-    """One step on a placed batch: the loss and logits (detached) and whether the optimizer
-    stepped (a float16 gradient ``scaler`` skips a step whose gradients overflowed)."""
+    """One step on a placed batch: detached loss and logits, and whether the optimizer stepped."""
     with where.autocast():
         logits = model(x)
         loss = loss_fn(logits.float(), y)
@@ -77,8 +75,7 @@ def train_step(model: nn.Module, x: Tensor, y: Tensor, optimizer: torch.optim.Op
 
 
 def tta_views(x: Tensor, kind: str) -> list[tuple[float, Tensor]]:
-    """``(weight, view)`` pairs for test-time augmentation: the images, their mirror images and
-    (``"flip-translate"``) both shifted one pixel up-left and down-right, reflect-padded."""
+    """``(weight, view)`` pairs: the images, mirrored and (``"flip-translate"``) shifted one pixel."""
     if kind == "flip":
         return [(0.5, x), (0.5, x.flip(3))]
     if kind != "flip-translate":
@@ -154,33 +151,30 @@ def per_class_accuracy(confusion: Tensor) -> Tensor:
 
 
 def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
-    """A moving average of ``model``'s weights and buffers for :func:`fit`'s ``ema``; its decay
-    after ``n`` updates is ``min(decay, (1 + n) / (10 + n))``, so early weights fade fast."""
+    """A moving average of ``model``'s weights and buffers, decay ``min(decay, (1 + n) / (10 + n))``."""
     if not 0.0 < decay < 1.0:
         raise ValueError(f"decay must be between 0 and 1, got {decay}")
 
     @torch.no_grad()
     def average(averaged: list[Tensor], current: list[Tensor], n: Tensor | int) -> None:
+        """Called once per device and dtype; integer buffers (batch counts) are copied."""
         d = min(decay, (1 + int(n)) / (10 + int(n)))
-        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
-        if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1.0 - d)
-        for a, c in zip(averaged, current):
-            if not a.is_floating_point():
+        if averaged[0].is_floating_point():
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:
+            for a, c in zip(averaged, current):
                 a.copy_(c)
     return AveragedModel(model, multi_avg_fn=average, use_buffers=True)
 
 
 def _interval(scheduler: lr_scheduler.LRScheduler, interval: str | None) -> str:
-    """``"batch"`` or ``"epoch"``: as given, or ``"batch"`` for OneCycleLR; a StepLR(step_size=10)
-    means 10 epochs in most code, 10 batches if stepped per batch, so others must say."""
+    """``"batch"`` or ``"epoch"``: as given, or ``"batch"`` for OneCycleLR."""
     if interval is None and isinstance(scheduler, lr_scheduler.OneCycleLR):
         return "batch"
     if interval not in ("batch", "epoch"):
         raise ValueError(
-            f"fit() does not know whether to step {type(scheduler).__name__} after every batch or after "
-            f"every epoch (scheduler_interval={interval!r}): pass scheduler_interval='epoch' (e.g. the "
-            f"seed's StepLR(step_size=10) = every 10 epochs) or 'batch' (a schedule counted in steps).")
+            f"fit() does not know whether to step {type(scheduler).__name__} per batch or per epoch "
+            f"(scheduler_interval={interval!r}): pass scheduler_interval='epoch' or 'batch'.")
     return interval
 
 
@@ -189,9 +183,8 @@ def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimize
         scheduler: lr_scheduler.LRScheduler | None = None, scheduler_interval: str | None = None,
         ema: AveragedModel | None = None, device: torch.device | str | None = None, amp: bool = False,
         progress: bool = True, desc: str = "train") -> History:
-    """Train ``model`` for ``epochs``; the history has per-epoch lists (losses, accuracies, times,
-    ``lr``, ``skipped_steps``, with ``ema`` its test results) and per-step ``step_loss``/``step_acc``.
-    Per-step numbers stay on the device until the epoch ends, so the loop never waits for the GPU."""
+    """Train ``model`` for ``epochs``; the history has per-epoch lists and per-step ``step_loss``/``step_acc``
+    (kept on the device until the epoch ends, so the loop never waits for the GPU)."""
     where = place(model, device, amp)
     if ema is not None:
         ema.module.to(where.device, memory_format=where.layout)

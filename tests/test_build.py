@@ -22,10 +22,10 @@ GOOD = [
     "from course_utils.run import start_run\n"
     "run = start_run('01_tiny', 'cpu')",
     "import matplotlib.pyplot as plt\n"
-    "from course_utils.run import save_figure\n"
+    "from course_utils.plots import write_figure\n"
     "fig, ax = plt.subplots()\n"
     "ax.plot([0, 1], [1, 0])\n"
-    "paths = save_figure(fig, 'line')",
+    "paths = write_figure(fig, run.figures_dir(), 'line')",
     "import os\n"
     "print('hello from the kernel', os.environ['COURSE_DEVICE'])\n"
     "run.record(answer=42, ratio=0.123456, smoke_env=os.environ['COURSE_SMOKE'])",
@@ -431,15 +431,16 @@ def test_two_builds_at_once_in_one_checkout_keep_each_others_outputs(tmp_path):
     go = tmp_path / "04 has run"
     make_notebook(tmp_path / "nb" / "01_slow.ipynb", [
         "from course_utils.run import start_run\nrun = start_run('01_slow', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
-        "save_figure(plt.figure(), 'one')",
+        "import matplotlib.pyplot as plt\nfrom course_utils.plots import write_figure\n"
+        "write_figure(plt.figure(), run.figures_dir(), 'one')",
         f"import pathlib, time\nfor _ in range(1200):\n    if pathlib.Path({str(go)!r}).exists():\n"
         f"        break\n    time.sleep(0.1)",
-        "save_figure(plt.figure(), 'two'); save_figure(plt.figure(), 'three'); run.record(figures=3)"])
+        "write_figure(plt.figure(), run.figures_dir(), 'two')\n"
+        "write_figure(plt.figure(), run.figures_dir(), 'three')\nrun.record(figures=3)"])
     make_notebook(tmp_path / "nb" / "04_quick.ipynb", [
         "from course_utils.run import start_run\nrun = start_run('04_quick', 'cpu')\n"
-        "import matplotlib.pyplot as plt\nfrom course_utils.run import save_figure\n"
-        "save_figure(plt.figure(), 'only'); run.record(figures=1)",
+        "import matplotlib.pyplot as plt\nfrom course_utils.plots import write_figure\n"
+        "write_figure(plt.figure(), run.figures_dir(), 'only')\nrun.record(figures=1)",
         f"import pathlib\npathlib.Path({str(go)!r}).touch()"])
     first = build_process(tmp_path, "01")
     head = read_until(first, "cell  2/3")                # 01 has made its first figure

@@ -4,8 +4,7 @@ import matplotlib
 import torch
 
 from course_utils import results, run
-from course_utils.plots import bar_chart, plot_curves, show_images, to_display
-from course_utils.run import save_figure
+from course_utils.plots import bar_chart, plot_curves, show_images, to_display, write_figure
 
 matplotlib.use("Agg")
 
@@ -23,13 +22,12 @@ def test_show_images_titles_and_grid():
     assert len(fig.axes) == 20 and titled == [str(i) for i in range(20)]
 
 
-def test_curves_and_save_figure(tmp_path, monkeypatch):
+def test_curves_and_write_figure(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_FIGURES", str(tmp_path))
     runs = {"a": {"step_loss": [3, 2, 1], "epoch": [1]}, "b": {"step_loss": [2, 1, 0.5], "epoch": [1]}}
     fig = plot_curves(runs, "step_loss")
     assert [l.get_label() for l in fig.axes[0].get_lines()] == ["a", "b"]
-    run.start_run("99_test")
-    paths = save_figure(fig, "loss", formats=("png", "svg"))
+    paths = write_figure(fig, run.start_run("99_test").figures_dir(), "loss", formats=("png", "svg"))
     assert paths == [tmp_path / "99_test" / "loss.png", tmp_path / "99_test" / "loss.svg"]
     assert all(p.stat().st_size > 0 for p in paths)
 
