@@ -1,6 +1,5 @@
 """CIFAR-10 as uint8 tensors: torchvision's md5-verified archive (read without extracting), else an
-image-folder export (``<data root>/cifar10/{train,test}/<class>/*.jpg|png``) decoded once and
-cached; the cache records the files it was built from and is rebuilt, loudly, when they change."""
+image-folder export decoded once into a cache that is rebuilt, loudly, when its files change."""
 
 from __future__ import annotations
 
@@ -19,7 +18,7 @@ from torchvision.datasets import CIFAR10
 from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import CorruptDataError, DataMissingError, download as fetch
+from course_utils.data.download import CorruptDataError, DataMissingError, try_download
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
@@ -42,7 +41,7 @@ _no_cache: set[str] = set()   # data roots whose cache could not be written anyw
 
 def cache_path(root: Path, split: str) -> Path | None:
     """``<root>/cifar10-<split>.pt``, in the per-user cache when ``root`` is read-only; None (said
-    once) when that is read-only too: the images are then decoded each time."""
+    once) when that is read-only too."""
     try:
         folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
     except ReadOnlyError as exc:
@@ -126,17 +125,16 @@ def _load_cache(path: Path, n: int, source: str) -> tuple[Tensor, Tensor] | None
 
 def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | None = None,
                 seed: int = 0) -> tuple[Tensor, Tensor]:
-    """One split of the image-folder export, (images uint8 (N,3,32,32), labels): from an up-to-date
-    cache, else ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
+    """One split of the image-folder export, (images, labels): from an up-to-date cache, else
+    ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
     folder = root / FOLDER / split
     _, files, labels = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
     source = fingerprint(files, folder)
     path = cache_path(root, split) if cache else None
     if path is not None:
         remove_stale_temporaries(path)   # what a killed cache write left
-    cached = _load_cache(path, len(labels), source) if path is not None and path.exists() else None
-    if cached is not None:
-        return cached
+        if path.exists() and (cached := _load_cache(path, len(labels), source)) is not None:
+            return cached
     if subset is not None and subset < len(files):
         idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset].sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
@@ -156,8 +154,7 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
 def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: torch.device | str = "cpu",
                  download: bool = True, smoke: bool | None = None) -> ImageData:
     """One CIFAR-10 split as uint8 tensors (N, 3, 32, 32) on ``device``: torchvision's archive (or
-    its extracted batches), else the image-folder export, else the archive downloaded. Only when
-    there is no CIFAR-10 at all does smoke mode use an announced stand-in; full mode raises."""
+    its extracted batches), else the image-folder export, else the archive downloaded."""
     smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
@@ -166,13 +163,8 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
         has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
         cause = None
         if not has_archive and not (root / FOLDER).exists() and download:
-            cause = "the data root is read-only, so nothing can be downloaded into it"
-            if is_writable(root):
-                try:
-                    fetch(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=60.0, dataset="CIFAR-10")
-                    has_archive, cause = True, None
-                except DataMissingError as exc:
-                    cause = exc.cause
+            cause = try_download(URL, root / ARCHIVE, dataset="CIFAR-10", md5=ARCHIVE_MD5)
+            has_archive = cause is None
         if has_archive:
             images, labels = _from_torchvision(root, train)
             name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)

@@ -1,6 +1,5 @@
-"""MNIST and the other 28x28 grayscale sets torchvision offers (Fashion-MNIST, KMNIST) as uint8
-tensors, read straight from torchvision's md5-checked archives (``<data root>/<name>/raw/*.gz``,
-or the files it extracted), downloaded from its mirrors when none is there."""
+"""MNIST, Fashion-MNIST and KMNIST as uint8 tensors, read straight from torchvision's md5-checked
+archives (``<data root>/<name>/raw/*.gz``, or the files it extracted), downloaded when absent."""
 
 from __future__ import annotations
 
@@ -102,7 +101,7 @@ def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
 
 def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, ...]:
     """(images uint8 (N, 1, 28, 28), labels) of one split; all archives absent: downloaded (when
-    ``download``) or an error naming them, some absent: an error naming those, one bad: named."""
+    ``download``) or named, some absent: those named, a bad one: named."""
     raw = root / spec.name / "raw"
     found = {name: next((p for p in (raw / name, raw / name.removesuffix(".gz")) if p.is_file()), None)
              for name in spec.files}   # the archive, or the file torchvision extracted from it
@@ -125,12 +124,11 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
                   f"(each as published, md5-checked)." if partial else
                   f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
     prefix = "train" if train else "t10k"
-    image_file, label_file = (next(f for f in spec.files if f.startswith(f"{prefix}-{kind}"))
-                              for kind in ("images", "labels"))
-    images, labels = read_idx(found[image_file]), read_idx(found[label_file])
+    image_file = found[f"{prefix}-images-idx3-ubyte.gz"]
+    images, labels = read_idx(image_file), read_idx(found[f"{prefix}-labels-idx1-ubyte.gz"])
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
-        raise CorruptDataError(found[image_file], f"holds {tuple(images.shape)} images and "
-                                                  f"{tuple(labels.shape)} labels, not N x 28 x 28 and N")
+        raise CorruptDataError(image_file, f"holds {tuple(images.shape)} images and "
+                                           f"{tuple(labels.shape)} labels, not N x 28 x 28 and N")
     return images.unsqueeze(1), labels.long()
 
 
