@@ -71,10 +71,7 @@ def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
-                member = tar.extractfile(f"{BATCHES}/{name}")
-                if member is None:
-                    raise CorruptDataError(archive, f"{name} is missing inside it")
-                entry = pickle.load(member, encoding="latin1")   # a batch: pickled numpy arrays
+                entry = pickle.load(tar.extractfile(f"{BATCHES}/{name}"), encoding="latin1")   # numpy arrays
                 arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
                 labels += list(entry["labels"])
     except (tarfile.TarError, OSError, EOFError, KeyError, pickle.UnpicklingError) as exc:

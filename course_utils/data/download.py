@@ -158,28 +158,22 @@ def try_download(url: str, dest: Path, *, dataset: str, **checksum: str) -> str 
     return None
 
 
-def extract_zip(archive: Path | str, into: Path | str) -> list[Path]:
+def extract_zip(archive: Path | str, into: Path | str) -> None:
     """Extract ``archive`` into ``into`` by way of a temporary folder (an interrupted extraction leaves
-    nothing); the top-level entries (those already there are kept). Damaged: :class:`CorruptDataError`."""
+    nothing), keeping entries already there; a damaged one raises :class:`CorruptDataError`."""
     archive, into = Path(archive), Path(into)
     into.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(into / archive.stem)   # what a killed extraction left
     staging = temporary_name(into / archive.stem, "extracting")
     staging.mkdir()
     try:
-        try:
-            with zipfile.ZipFile(archive) as zf:   # it checks each entry's CRC, keeps paths inside
-                zf.extractall(staging)
-        except (zipfile.BadZipFile, EOFError) as exc:
-            raise CorruptDataError(archive, f"not a readable zip archive: {exc}") from None
-        made = []
-        for entry in sorted(staging.iterdir()):
-            if entry.name != "__MACOSX":
-                final = into / entry.name
-                if not final.exists():
-                    os.replace(entry, final)
-                made.append(final)
-        return made
+        with zipfile.ZipFile(archive) as zf:   # it checks each entry's CRC, keeps paths inside
+            zf.extractall(staging)
+        for entry in staging.iterdir():
+            if entry.name != "__MACOSX" and not (into / entry.name).exists():
+                os.replace(entry, into / entry.name)
+    except (zipfile.BadZipFile, EOFError) as exc:
+        raise CorruptDataError(archive, f"not a readable zip archive: {exc}") from None
     except OSError as exc:
         if is_disk_full(exc):
             raise disk_full(into / archive.stem, f"the photos extracted from {archive.name}") from None

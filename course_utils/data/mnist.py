@@ -52,7 +52,7 @@ SMOKE_SIZES = {"train": 4096, "test": 1024}
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """The uint8 array in an IDX file (gzipped when it ends in ``.gz``); :class:`CorruptDataError` if bad."""
+    """The uint8 array in an IDX file (gzipped when ``.gz``); :class:`CorruptDataError` if bad."""
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             data = f.read()
@@ -69,8 +69,8 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
-    """Every archive into ``raw``, md5-checked, from the first of torchvision's mirrors that
-    gives it; else nothing is kept and a :class:`DataMissingError` names each mirror's failure."""
+    """Every archive into ``raw`` from the first mirror that gives it; else nothing is kept and a
+    :class:`DataMissingError` names each mirror's failure."""
     files = list(spec.files)
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
@@ -135,8 +135,7 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
 def load_mnist(train: bool = True, *, dataset: str = COURSE_DATASET, root: Path | str | None = None,
                device: torch.device | str = "cpu", download: bool = True,
                smoke: bool | None = None) -> ImageData:
-    """One split of MNIST (or ``dataset="FashionMNIST"`` / ``"KMNIST"``) as uint8 tensors
-    (N, 1, 28, 28) on ``device``; in smoke mode a fixed subset, or a stand-in when it is absent."""
+    """One split of MNIST (or ``"FashionMNIST"``, ``"KMNIST"``) as uint8 (N, 1, 28, 28) on ``device``."""
     key = dataset.replace("-", "").replace("_", "").lower()
     spec = next((s for s in DATASETS.values() if s.name.lower() == key), None)
     if spec is None:
