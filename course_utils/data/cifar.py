@@ -102,19 +102,18 @@ def _load_cache(path: Path, n: int, source: str) -> tuple[Tensor, Tensor] | None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         images, labels = blob["images"], blob["labels"]
-        problem = None
         if not (blob.get("version") == CACHE_VERSION and blob.get("classes") == CIFAR10_CLASSES
                 and images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
                 and labels.shape == (images.shape[0],)):
             problem = "unexpected contents"
-        elif blob.get("source") != source:
+        elif blob.get("source") == source:
+            return images, labels
+        else:
             problem = (f"built from other files: it holds {images.shape[0]} images, the folder has {n}"
                        if images.shape[0] != n else
                        "built from other files: an image was added, removed, moved or replaced since")
     except Exception as exc:  # any unreadable file: truncated, not a torch file, wrong keys
         problem = f"unreadable: {type(exc).__name__}: {exc}"
-    if problem is None:
-        return images, labels
     print(f"!!! CIFAR-10 cache {path} is invalid ({problem}); rebuilding it from the image "
           f"folder. !!!", file=sys.stderr, flush=True)
     return None

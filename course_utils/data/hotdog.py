@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from course_utils.data.download import DataMissingError, check_file, extract_zip, try_download
@@ -52,8 +51,8 @@ def load_hotdog(split: str = "train", *, root: Path | str | None = None,
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
     def read() -> ImageList:
-        data = read_split(ensure_hotdog(root), split, CLASSES, dataset=DATASET, course_data=True)
-        return replace(data, name=f"hot dog {split}")
+        return read_split(ensure_hotdog(root), split, CLASSES, dataset=DATASET, course_data=True,
+                          name=f"hot dog {split}")
 
     data = smoke_split(read, dataset="hot dog", split=split, smoke=smoke, sizes=SMOKE_SIZES,
                        standin=((3, RESIZE, RESIZE), CLASSES, (0.5,) * 3, (0.5,) * 3),

@@ -100,6 +100,5 @@ class ImageData:
 
     def loader(self, batch_size: int, **kwargs) -> TensorLoader:
         """A :class:`TensorLoader` over this split, normalised with its own mean/std."""
-        kwargs.setdefault("mean", self.mean)
-        kwargs.setdefault("std", self.std)
+        kwargs = {"mean": self.mean, "std": self.std, **kwargs}
         return TensorLoader(self.images, self.labels, batch_size, **kwargs)

@@ -52,16 +52,13 @@ class ImageList:
     def examples(self, per_class: int = 8, size: int = 160) -> tuple[Tensor, list[str]]:
         """The first ``per_class`` images of each class, centre-cropped to ``size``, and their names."""
         prep = test_transform(size, size)
-        pics, names = [], []
-        for c, name in enumerate(self.classes):
-            for i in torch.nonzero(self.labels == c).flatten()[:per_class].tolist():
-                pics.append(prep(self.images[i]))
-                names.append(name)
-        return torch.stack(pics), names
+        idx = [i for c in range(len(self.classes))
+               for i in torch.nonzero(self.labels == c).flatten()[:per_class].tolist()]
+        return torch.stack([prep(self.images[i]) for i in idx]), [self.classes[self.labels[i]] for i in idx]
 
 
 def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *,
-               dataset: str = "The photo folder", course_data: bool = False) -> ImageList:
+               dataset: str = "The photo folder", course_data: bool = False, name: str = "") -> ImageList:
     """Decode every photo of ``folder/split/<class>/`` once; ``classes`` fixes the class order."""
     classes, files, labels = list_split(folder / split, classes, dataset=dataset)
     images = []
@@ -71,7 +68,7 @@ def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *
             image = v2.functional.resize(image, MAX_SHORT_SIDE, antialias=True)
         images.append(image)
     note_data(DataUse(f"{dataset} {split}", str(folder / split), course_data=course_data))
-    return ImageList(images, labels, classes, name=f"{folder.name} {split}")
+    return ImageList(images, labels, classes, name=name or f"{folder.name} {split}")
 
 
 def small_images_note(data: ImageList, size: int = IMAGE_SIZE) -> str | None:
