@@ -89,8 +89,7 @@ def load_photo_folder(folder: Path | str, split: str) -> ImageList:
     train = folder / "train"   # the test split must have the training split's classes
     classes = entries(train)[1] if split != "train" and train.is_dir() else None
     data = read_split(folder, split, classes, dataset=f"The photo folder {folder}")
-    message = small_images_note(data)
-    if message:
+    if message := small_images_note(data):
         print(message, file=sys.stderr, flush=True)
     return data
 
