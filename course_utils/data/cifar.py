@@ -15,10 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import CorruptDataError, DataMissingError, try_download
+from course_utils.data.download import CorruptDataError, DataMissingError, file_hash, try_download
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
@@ -65,7 +64,7 @@ def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
                 raise CorruptDataError(root / BATCHES, "its batch files fail torchvision's md5 check",
                                        advice=f"Put {ARCHIVE} (md5 {ARCHIVE_MD5}) in {root}; it is "
                                               f"read instead.") from None
-    if not check_integrity(str(archive), ARCHIVE_MD5):
+    if file_hash(archive, "md5") != ARCHIVE_MD5:
         raise CorruptDataError(archive, "md5 does not match the published CIFAR-10 archive")
     arrays, labels = [], []
     try:

@@ -31,9 +31,6 @@ class DataMissingError(FileNotFoundError):
         super().__init__(f"{dataset} {why}.\nPut these files in {folder}:\n{listing}{hint}")
         self.folder, self.files, self.absent, self.cause = folder, files, absent, cause
 
-    def __str__(self) -> str:  # FileNotFoundError's own __str__ would show errno fields
-        return self.args[0]
-
 
 class CorruptDataError(ValueError):
     """A data file is present but truncated or corrupted; ``path`` is the one bad file."""
@@ -52,14 +49,14 @@ class DownloadError(CorruptDataError):
         ValueError.__init__(self, f"download of {url} refused: {problem}. Nothing was written to {dest} "
                                   f"(the partial file was deleted). Run again to retry, or put a good copy "
                                   f"there by hand.")
-        self.path, self.url = dest, url
+        self.path = dest
 
 
 def describe_failure(exc: BaseException, url: str, timeout: float) -> str:
     """The real cause of a failed download, in words (an HTTP status, a timeout, an SSL error...)."""
     if isinstance(exc, urllib.error.HTTPError):
         return f"the server answered HTTP {exc.code} {exc.reason}"
-    reason = getattr(exc, "reason", exc) if isinstance(exc, urllib.error.URLError) else exc
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
     host = urllib.parse.urlsplit(url).hostname or url
     if isinstance(reason, (socket.timeout, TimeoutError)):
         return f"no answer from {host} within {timeout:g} s"

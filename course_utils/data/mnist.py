@@ -11,9 +11,8 @@ from pathlib import Path
 
 import torch
 from torchvision import datasets
-from torchvision.datasets.utils import check_integrity
 
-from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download
+from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download, file_hash
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove
@@ -106,7 +105,7 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
     found = {name: next((p for p in (raw / name, raw / name.removesuffix(".gz")) if p.is_file()), None)
              for name in spec.files}   # the archive, or the file torchvision extracted from it
     for name, path in found.items():   # a bad archive is named as bad, even beside missing ones
-        if path is not None and path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
+        if path is not None and path.suffix == ".gz" and file_hash(path, "md5") != spec.files[name]:
             raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive",
                                    advice=f"Replace this one file with a good copy (md5 "
                                           f"{spec.files[name]}), or delete {raw} and run again "
