@@ -1,5 +1,4 @@
-"""Batch augmentations for :class:`~course_utils.data.loader.TensorLoader` (``augment=``): whole
-batches on their own device, a fresh random choice per image and per batch."""
+"""Augmentations of whole batches for ``TensorLoader(augment=...)``, a fresh choice per image."""
 
 from __future__ import annotations
 
@@ -9,9 +8,8 @@ from torch import Tensor
 
 def random_crop_flip(x: Tensor, generator: torch.Generator | None = None, *, padding: int = 4,
                      padding_mode: str = "constant") -> Tensor:
-    """Random crop with ``padding`` on each side and a random horizontal flip per image, by one
-    gather. On normalised batches ``"constant"`` pads with the data set's mean colour, not
-    torchvision's black. ``generator`` must live on ``x``'s device."""
+    """A random crop with ``padding`` and a random horizontal flip per image, by one gather (on
+    normalised batches ``"constant"`` pads with the mean colour); ``generator`` on ``x``'s device."""
     n, c, h, w = x.shape
     dev = x.device
     p = padding

@@ -1,6 +1,5 @@
 """CIFAR-10 as uint8 tensors: torchvision's md5-verified archive (read without extracting), else an
-image-folder export (``<data root>/cifar10/{train,test}/<class>/*.jpg|png``) decoded once and
-cached; the cache records the files it was built from and is rebuilt, loudly, when they change."""
+image-folder export decoded once into a cache that is rebuilt, loudly, when its files change."""
 
 from __future__ import annotations
 
@@ -16,10 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 from torchvision.datasets import CIFAR10
-from torchvision.datasets.utils import check_integrity
 from tqdm.auto import tqdm
 
-from course_utils.data.download import CorruptDataError, DataMissingError, download as fetch
+from course_utils.data.download import CorruptDataError, DataMissingError, file_hash, try_download
 from course_utils.data.folders import FIX_IT, NotAnImageError, fingerprint, list_split, open_rgb
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
@@ -42,7 +40,7 @@ _no_cache: set[str] = set()   # data roots whose cache could not be written anyw
 
 def cache_path(root: Path, split: str) -> Path | None:
     """``<root>/cifar10-<split>.pt``, in the per-user cache when ``root`` is read-only; None (said
-    once) when that is read-only too: the images are then decoded each time."""
+    once) when that is read-only too."""
     try:
         folder = root if is_writable(root) else writable_dir(root, "CIFAR-10's decoded-image caches")
     except ReadOnlyError as exc:
@@ -66,16 +64,13 @@ def _from_torchvision(root: Path, train: bool) -> tuple[Tensor, Tensor]:
                 raise CorruptDataError(root / BATCHES, "its batch files fail torchvision's md5 check",
                                        advice=f"Put {ARCHIVE} (md5 {ARCHIVE_MD5}) in {root}; it is "
                                               f"read instead.") from None
-    if not check_integrity(str(archive), ARCHIVE_MD5):
+    if file_hash(archive, "md5") != ARCHIVE_MD5:
         raise CorruptDataError(archive, "md5 does not match the published CIFAR-10 archive")
     arrays, labels = [], []
     try:
         with tarfile.open(archive, "r:gz") as tar:
             for name in [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]:
-                member = tar.extractfile(f"{BATCHES}/{name}")
-                if member is None:
-                    raise CorruptDataError(archive, f"{name} is missing inside it")
-                entry = pickle.load(member, encoding="latin1")   # a batch: pickled numpy arrays
+                entry = pickle.load(tar.extractfile(f"{BATCHES}/{name}"), encoding="latin1")   # numpy arrays
                 arrays.append(np.asarray(entry["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
                 labels += list(entry["labels"])
     except (tarfile.TarError, OSError, EOFError, KeyError, pickle.UnpicklingError) as exc:
@@ -106,19 +101,18 @@ def _load_cache(path: Path, n: int, source: str) -> tuple[Tensor, Tensor] | None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
         images, labels = blob["images"], blob["labels"]
-        problem = None
         if not (blob.get("version") == CACHE_VERSION and blob.get("classes") == CIFAR10_CLASSES
                 and images.dtype == torch.uint8 and images.shape[1:] == (3, 32, 32)
                 and labels.shape == (images.shape[0],)):
             problem = "unexpected contents"
-        elif blob.get("source") != source:
+        elif blob.get("source") == source:
+            return images, labels
+        else:
             problem = (f"built from other files: it holds {images.shape[0]} images, the folder has {n}"
                        if images.shape[0] != n else
                        "built from other files: an image was added, removed, moved or replaced since")
     except Exception as exc:  # any unreadable file: truncated, not a torch file, wrong keys
         problem = f"unreadable: {type(exc).__name__}: {exc}"
-    if problem is None:
-        return images, labels
     print(f"!!! CIFAR-10 cache {path} is invalid ({problem}); rebuilding it from the image "
           f"folder. !!!", file=sys.stderr, flush=True)
     return None
@@ -126,17 +120,16 @@ def _load_cache(path: Path, n: int, source: str) -> tuple[Tensor, Tensor] | None
 
 def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | None = None,
                 seed: int = 0) -> tuple[Tensor, Tensor]:
-    """One split of the image-folder export, (images uint8 (N,3,32,32), labels): from an up-to-date
-    cache, else ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
+    """One split of the image-folder export, (images, labels): from an up-to-date cache, else
+    ``subset`` files (a fixed random choice) decoded, else all decoded and cached."""
     folder = root / FOLDER / split
     _, files, labels = list_split(folder, CIFAR10_CLASSES, dataset="CIFAR-10 (image folder)")
     source = fingerprint(files, folder)
     path = cache_path(root, split) if cache else None
     if path is not None:
         remove_stale_temporaries(path)   # what a killed cache write left
-    cached = _load_cache(path, len(labels), source) if path is not None and path.exists() else None
-    if cached is not None:
-        return cached
+        if path.exists() and (cached := _load_cache(path, len(labels), source)) is not None:
+            return cached
     if subset is not None and subset < len(files):
         idx = torch.randperm(len(files), generator=torch.Generator().manual_seed(seed))[:subset].sort().values
         return decode_files([files[i] for i in idx.tolist()]), labels[idx]
@@ -156,8 +149,7 @@ def load_folder(root: Path, split: str, *, cache: bool = True, subset: int | Non
 def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: torch.device | str = "cpu",
                  download: bool = True, smoke: bool | None = None) -> ImageData:
     """One CIFAR-10 split as uint8 tensors (N, 3, 32, 32) on ``device``: torchvision's archive (or
-    its extracted batches), else the image-folder export, else the archive downloaded. Only when
-    there is no CIFAR-10 at all does smoke mode use an announced stand-in; full mode raises."""
+    its extracted batches), else the image-folder export, else the archive downloaded."""
     smoke = is_smoke() if smoke is None else smoke
     root = Path(root) if root is not None else data_root()
     split = "train" if train else "test"
@@ -166,13 +158,8 @@ def load_cifar10(train: bool = True, *, root: Path | str | None = None, device: 
         has_archive = (root / ARCHIVE).exists() or (root / BATCHES).is_dir()
         cause = None
         if not has_archive and not (root / FOLDER).exists() and download:
-            cause = "the data root is read-only, so nothing can be downloaded into it"
-            if is_writable(root):
-                try:
-                    fetch(URL, root / ARCHIVE, md5=ARCHIVE_MD5, timeout=60.0, dataset="CIFAR-10")
-                    has_archive, cause = True, None
-                except DataMissingError as exc:
-                    cause = exc.cause
+            cause = try_download(URL, root / ARCHIVE, dataset="CIFAR-10", md5=ARCHIVE_MD5)
+            has_archive = cause is None
         if has_archive:
             images, labels = _from_torchvision(root, train)
             name, source = f"CIFAR-10 {split}", str(root / ARCHIVE)

@@ -1,5 +1,5 @@
-"""Image folders (``<split>/<class>/<image>``), listed strictly (nothing that would train the wrong
-problem is skipped silently), and any common image file decoded into RGB uint8, naming a bad file."""
+"""Image folders (``<split>/<class>/<image>``) listed strictly, nothing skipped silently; any common
+image file decoded into RGB uint8, naming a bad file."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from course_utils.data.download import CorruptDataError, DataMissingError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif")
 SYSTEM_FILES = {"Thumbs.db", "desktop.ini", "Icon\r"}   #: skipped without a word, as are dot files
 FIX_IT = "Fix or convert this file, or move it out of the data folder."
-#: Images are decoded at most this large: a larger JPEG is reduced while decoding (said once), any
-#: other is refused by name (a 10000x10000 PNG would take about a gigabyte).
+#: The largest image decoded: a larger JPEG is reduced while decoding (said once), any other refused.
 MAX_PIXELS = 40_000_000
 _noted: set[str] = set()
 _UNREADABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
@@ -41,7 +40,7 @@ class FolderLayoutError(CorruptDataError):
         self.path = path
 
 
-def _entries(folder: Path) -> tuple[list[str], list[str]]:
+def entries(folder: Path) -> tuple[list[str], list[str]]:
     """(files, folders) in ``folder``, sorted, system files skipped; a dead link is named."""
     files, folders = [], []
     for entry in os.scandir(folder):
@@ -63,11 +62,6 @@ def _entries(folder: Path) -> tuple[list[str], list[str]]:
     return sorted(files), sorted(folders)
 
 
-def class_folders(folder: Path) -> list[str]:
-    """The class folders of one split, sorted."""
-    return _entries(folder)[1]
-
-
 def list_split(folder: Path, classes: Sequence[str] | None = None, *,
                dataset: str = "The image folder") -> tuple[list[str], list[Path], Tensor]:
     """(classes, every image of ``folder/<class>/`` in class order, labels); ``classes`` fixes the
@@ -77,7 +71,7 @@ def list_split(folder: Path, classes: Sequence[str] | None = None, *,
         what = "is a file, not a folder" if folder.exists() else "does not exist"
         expected = [f"{c}/*.jpg" for c in classes] if classes else ["<class>/*.jpg (one folder per class)"]
         raise DataMissingError(dataset, folder, expected, why=f"is incomplete: {folder} {what}")
-    found = class_folders(folder)
+    found = entries(folder)[1]
     classes = found if classes is None else classes
     missing = [c for c in classes if c not in found]
     extra = [c for c in found if c not in classes]
@@ -95,26 +89,26 @@ def list_split(folder: Path, classes: Sequence[str] | None = None, *,
                                    f"{len(classes)} ({', '.join(classes) or 'none'})")
     files, labels = [], []
     for label, name in enumerate(classes):
-        entries, inner = _entries(folder / name)
+        images, inner = entries(folder / name)
         if inner:
             below = os.walk(folder / name / inner[0])
             count = sum(n.lower().endswith(IMAGE_SUFFIXES) for _, _, names in below for n in names)
             raise FolderLayoutError(
                 folder / name / inner[0], f"a folder inside the class folder {folder / name}, holding "
                 f"{count} image(s) that would not be read (the course reads the images directly inside each "
-                f"class folder{'; this one has none besides it' if not entries else ''})",
+                f"class folder{'; this one has none besides it' if not images else ''})",
                 f"Move its images up into {folder / name}, or move it out of the data folder.")
-        others = [n for n in entries if not n.lower().endswith(IMAGE_SUFFIXES)]
+        others = [n for n in images if not n.lower().endswith(IMAGE_SUFFIXES)]
         if others:
             raise NotAnImageError(folder / name / others[0], f"not an image file (the course reads "
                                                              f"{', '.join(IMAGE_SUFFIXES)})", advice=FIX_IT)
-        if not entries:
+        if not images:
             raise DataMissingError(dataset, folder / name, ["*.jpg (or another image type)"],
                                    why=f"has an empty class folder: {folder / name} holds no images",
                                    hint="A class without images would train a problem with one "
                                         "class fewer; add its images or remove the folder.")
-        files += [folder / name / n for n in entries]
-        labels += [label] * len(entries)
+        files += [folder / name / n for n in images]
+        labels += [label] * len(images)
     return list(classes), files, torch.tensor(labels, dtype=torch.long)
 
 

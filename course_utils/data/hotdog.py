@@ -1,12 +1,11 @@
-"""The d2l hot dog data set (``<data root>/hotdog/{train,test}/{hotdog,not-hotdog}/*.jpg``): the
-folder as is, else ``hotdog.zip`` (sha1-verified, downloaded when absent) extracted."""
+"""d2l's hot dog data set: ``<data root>/hotdog/{train,test}/{hotdog,not-hotdog}/*.jpg`` as is, else
+``hotdog.zip`` (sha1-verified, downloaded when absent) extracted."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
-from course_utils.data.download import CorruptDataError, DataMissingError, check_file, download, extract_zip
+from course_utils.data.download import DataMissingError, check_file, extract_zip, try_download
 from course_utils.data.photos import RESIZE, SPLITS, ImageList, read_split
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove_stale_temporaries
@@ -34,23 +33,13 @@ def ensure_hotdog(root: Path | str | None = None) -> Path:
         return target / FOLDER
     if archive.exists():
         check_file(archive, sha1=SHA1)
-    else:
-        why = "is not in the data root, which is read-only, so it cannot be downloaded into it"
-        if is_writable(root):
-            try:
-                download(URL, archive, sha1=SHA1, timeout=60.0, dataset=DATASET)
-            except DataMissingError as exc:
-                why = f"is not in the data root and could not be downloaded: {exc.cause}"
-        if not archive.exists():
-            raise DataMissingError(DATASET, folder, [f"{s}/{c}/*.jpg" for s in SPLITS for c in CLASSES],
-                                   why=why, absent=True,
-                                   hint=f"or put {ARCHIVE} (sha1 {SHA1}, from {URL}) in {root}. Set "
-                                        f"COURSE_DATA to use another data root.")
+    elif cause := try_download(URL, archive, dataset=DATASET, sha1=SHA1):
+        raise DataMissingError(DATASET, folder, [f"{s}/{c}/*.jpg" for s in SPLITS for c in CLASSES],
+                               why=f"is not in the data root and could not be downloaded: {cause}",
+                               hint=f"or put {ARCHIVE} (sha1 {SHA1}, from {URL}) in {root}. Set COURSE_DATA "
+                                    f"to use another data root.", absent=True)
     print(f"Extracting {archive.name} into {target / FOLDER}", flush=True)
     extract_zip(archive, target)
-    if not all((target / FOLDER / s / c).is_dir() for s in SPLITS for c in CLASSES):
-        raise CorruptDataError(archive, f"it did not extract to the layout {FOLDER}/"
-                                        f"{{train,test}}/{{hotdog,not-hotdog}}/")
     return target / FOLDER
 
 
@@ -62,8 +51,8 @@ def load_hotdog(split: str = "train", *, root: Path | str | None = None,
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
     def read() -> ImageList:
-        data = read_split(ensure_hotdog(root), split, CLASSES, dataset=DATASET, course_data=True)
-        return replace(data, name=f"hot dog {split}")
+        return read_split(ensure_hotdog(root), split, CLASSES, dataset=DATASET, course_data=True,
+                          name=f"hot dog {split}")
 
     data = smoke_split(read, dataset="hot dog", split=split, smoke=smoke, sizes=SMOKE_SIZES,
                        standin=((3, RESIZE, RESIZE), CLASSES, (0.5,) * 3, (0.5,) * 3),

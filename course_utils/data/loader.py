@@ -1,5 +1,5 @@
-"""A data loader for data sets that fit in memory: whole-batch indexing, normalisation and
-augmentation on the training device, no per-image Python work (after airbench's CifarLoader)."""
+"""A loader for data sets that fit in memory: whole batches indexed, normalised and augmented on the
+training device (after airbench's CifarLoader)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def uint8_affine(mean: Sequence[float], std: Sequence[float],
 
 
 class TensorLoader:
-    """Serve normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device: one
-    permutation per epoch (``shuffle``; the same ``seed``, the same orders), then ``augment(batch,
-    generator)`` and ``transform(batch)`` on whole batches."""
+    """Normalised ``(images, labels)`` batches from uint8 images (N, C, H, W) on one device: one
+    permutation per epoch (``shuffle``, by ``seed``), then ``augment(batch, generator)`` and
+    ``transform(batch)`` on whole batches."""
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, *, shuffle: bool = False,
                  mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
@@ -41,11 +41,11 @@ class TensorLoader:
         self.labels = labels.to(self.device, torch.long)
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.augment, self.transform = augment, transform
-        channels = images.shape[1]
-        mean = torch.as_tensor(mean if mean is not None else [0.0] * channels, dtype=torch.float32)
-        std = torch.as_tensor(std if std is not None else [1.0] * channels, dtype=torch.float32)
-        if mean.numel() != channels or std.numel() != channels:
-            raise ValueError(f"mean and std need {channels} values (one per channel)")
+        c = images.shape[1]
+        mean = torch.as_tensor(mean if mean is not None else [0.0] * c, dtype=torch.float32)
+        std = torch.as_tensor(std if std is not None else [1.0] * c, dtype=torch.float32)
+        if mean.numel() != c or std.numel() != c:
+            raise ValueError(f"mean and std need {c} values (one per channel)")
         self.mean, self.std = tuple(mean.tolist()), tuple(std.tolist())
         self._scale, self._shift = uint8_affine(self.mean, self.std, self.device)
         if seed is None:
@@ -61,13 +61,10 @@ class TensorLoader:
         n = self.images.shape[0]
         order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
         for b in range(len(self)):
-            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, n)
-            if order is None:
-                x, y = self.images[lo:hi], self.labels[lo:hi]
-            else:
-                idx = order[lo:hi]
-                x, y = self.images.index_select(0, idx), self.labels.index_select(0, idx)
-            x = torch.addcmul(self._shift, x.float(), self._scale)
+            idx = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            idx = idx if order is None else order[idx]
+            x = torch.addcmul(self._shift, self.images[idx].float(), self._scale)
+            y = self.labels[idx]
             if self.augment is not None:
                 x = self.augment(x, self.aug_generator)
             if self.transform is not None:
@@ -77,7 +74,7 @@ class TensorLoader:
 
 @dataclass
 class ImageData:
-    """One split of an image data set, held as tensors: ``images`` uint8 (N, C, H, W), ``labels``."""
+    """One split of an image data set: ``images`` uint8 (N, C, H, W), ``labels``, its statistics."""
 
     images: Tensor
     labels: Tensor
@@ -91,7 +88,6 @@ class ImageData:
         return self.images.shape[0]
 
     def to(self, device: torch.device | str) -> "ImageData":
-        """The same split with its tensors on ``device``."""
         return replace(self, images=self.images.to(device), labels=self.labels.to(device))
 
     def subset(self, n: int, seed: int = 0) -> "ImageData":
@@ -104,6 +100,5 @@ class ImageData:
 
     def loader(self, batch_size: int, **kwargs) -> TensorLoader:
         """A :class:`TensorLoader` over this split, normalised with its own mean/std."""
-        kwargs.setdefault("mean", self.mean)
-        kwargs.setdefault("std", self.std)
+        kwargs = {"mean": self.mean, "std": self.std, **kwargs}
         return TensorLoader(self.images, self.labels, batch_size, **kwargs)

@@ -1,6 +1,5 @@
-"""MNIST and the other 28x28 grayscale sets torchvision offers (Fashion-MNIST, KMNIST) as uint8
-tensors, read straight from torchvision's md5-checked archives (``<data root>/<name>/raw/*.gz``,
-or the files it extracted), downloaded from its mirrors when none is there."""
+"""MNIST, Fashion-MNIST and KMNIST as uint8 tensors, read straight from torchvision's md5-checked
+archives (``<data root>/<name>/raw/*.gz``, or the files it extracted), downloaded when absent."""
 
 from __future__ import annotations
 
@@ -12,9 +11,8 @@ from pathlib import Path
 
 import torch
 from torchvision import datasets
-from torchvision.datasets.utils import check_integrity
 
-from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download
+from course_utils.data.download import CorruptDataError, DataMissingError, DownloadError, download, file_hash
 from course_utils.data.loader import ImageData
 from course_utils.data.standin import smoke_split
 from course_utils.files import remove
@@ -53,7 +51,7 @@ SMOKE_SIZES = {"train": 4096, "test": 1024}
 
 
 def read_idx(path: Path) -> torch.Tensor:
-    """The uint8 array in an IDX file (gzipped when it ends in ``.gz``); :class:`CorruptDataError` if bad."""
+    """The uint8 array in an IDX file (gzipped when ``.gz``); :class:`CorruptDataError` if bad."""
     try:
         with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
             data = f.read()
@@ -70,8 +68,8 @@ def read_idx(path: Path) -> torch.Tensor:
 
 
 def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
-    """Every archive into ``raw``, md5-checked, from the first of torchvision's mirrors that
-    gives it; else nothing is kept and a :class:`DataMissingError` names each mirror's failure."""
+    """Every archive into ``raw`` from the first mirror that gives it; else nothing is kept and a
+    :class:`DataMissingError` names each mirror's failure."""
     files = list(spec.files)
     hint = (f"Get them on a machine with internet (torchvision.datasets.{spec.name}(root, "
             f"download=True)), or set COURSE_DATA to a data root that has {spec.name}/raw/.")
@@ -102,12 +100,12 @@ def _download(spec: GrayscaleSet, raw: Path, timeout: float = 30.0) -> None:
 
 def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -> tuple[torch.Tensor, ...]:
     """(images uint8 (N, 1, 28, 28), labels) of one split; all archives absent: downloaded (when
-    ``download``) or an error naming them, some absent: an error naming those, one bad: named."""
+    ``download``) or named, some absent: those named, a bad one: named."""
     raw = root / spec.name / "raw"
     found = {name: next((p for p in (raw / name, raw / name.removesuffix(".gz")) if p.is_file()), None)
              for name in spec.files}   # the archive, or the file torchvision extracted from it
     for name, path in found.items():   # a bad archive is named as bad, even beside missing ones
-        if path is not None and path.suffix == ".gz" and not check_integrity(str(path), spec.files[name]):
+        if path is not None and path.suffix == ".gz" and file_hash(path, "md5") != spec.files[name]:
             raise CorruptDataError(path, f"md5 does not match the published {spec.name} archive",
                                    advice=f"Replace this one file with a good copy (md5 "
                                           f"{spec.files[name]}), or delete {raw} and run again "
@@ -125,20 +123,18 @@ def read_archives(spec: GrayscaleSet, root: Path, train: bool, download: bool) -
                   f"(each as published, md5-checked)." if partial else
                   f"Set COURSE_DATA to a data root that has {spec.name}/raw/, or allow the download."))
     prefix = "train" if train else "t10k"
-    image_file, label_file = (next(f for f in spec.files if f.startswith(f"{prefix}-{kind}"))
-                              for kind in ("images", "labels"))
-    images, labels = read_idx(found[image_file]), read_idx(found[label_file])
+    image_file = found[f"{prefix}-images-idx3-ubyte.gz"]
+    images, labels = read_idx(image_file), read_idx(found[f"{prefix}-labels-idx1-ubyte.gz"])
     if images.dim() != 3 or images.shape[1:] != (28, 28) or labels.dim() != 1 or len(labels) != len(images):
-        raise CorruptDataError(found[image_file], f"holds {tuple(images.shape)} images and "
-                                                  f"{tuple(labels.shape)} labels, not N x 28 x 28 and N")
+        raise CorruptDataError(image_file, f"holds {tuple(images.shape)} images and "
+                                           f"{tuple(labels.shape)} labels, not N x 28 x 28 and N")
     return images.unsqueeze(1), labels.long()
 
 
 def load_mnist(train: bool = True, *, dataset: str = COURSE_DATASET, root: Path | str | None = None,
                device: torch.device | str = "cpu", download: bool = True,
                smoke: bool | None = None) -> ImageData:
-    """One split of MNIST (or ``dataset="FashionMNIST"`` / ``"KMNIST"``) as uint8 tensors
-    (N, 1, 28, 28) on ``device``; in smoke mode a fixed subset, or a stand-in when it is absent."""
+    """One split of MNIST (or ``"FashionMNIST"``, ``"KMNIST"``) as uint8 (N, 1, 28, 28) on ``device``."""
     key = dataset.replace("-", "").replace("_", "").lower()
     spec = next((s for s in DATASETS.values() if s.name.lower() == key), None)
     if spec is None:

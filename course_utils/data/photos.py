@@ -1,6 +1,5 @@
-"""Photo folders of any size for transfer learning (``<folder>/{train,test}/<class>/<photo>``):
-each photo decoded once into uint8 (3, H, W); test photos resized and centre-cropped once,
-training photos a fresh random resized crop and flip per epoch."""
+"""Photo folders (``<folder>/{train,test}/<class>/<photo>``) decoded once into uint8 (3, H, W): test
+photos resized and centre-cropped once, training photos a fresh random crop and flip per epoch."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from torch import Tensor
 from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
-from course_utils.data.folders import class_folders, list_split, open_rgb
+from course_utils.data.folders import entries, list_split, open_rgb
 from course_utils.data.loader import TensorLoader, uint8_affine
 from course_utils.run import DataUse, note_data
 
@@ -51,19 +50,15 @@ class ImageList:
         return replace(self, images=[self.images[i] for i in idx.tolist()], labels=self.labels[idx])
 
     def examples(self, per_class: int = 8, size: int = 160) -> tuple[Tensor, list[str]]:
-        """The first ``per_class`` images of each class, resized and centre-cropped to ``size``
-        (uint8, N, 3, size, size), and their class names: for a picture."""
+        """The first ``per_class`` images of each class, centre-cropped to ``size``, and their names."""
         prep = test_transform(size, size)
-        pics, names = [], []
-        for c, name in enumerate(self.classes):
-            for i in torch.nonzero(self.labels == c).flatten()[:per_class].tolist():
-                pics.append(prep(self.images[i]))
-                names.append(name)
-        return torch.stack(pics), names
+        idx = [i for c in range(len(self.classes))
+               for i in torch.nonzero(self.labels == c).flatten()[:per_class].tolist()]
+        return torch.stack([prep(self.images[i]) for i in idx]), [self.classes[self.labels[i]] for i in idx]
 
 
 def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *,
-               dataset: str = "The photo folder", course_data: bool = False) -> ImageList:
+               dataset: str = "The photo folder", course_data: bool = False, name: str = "") -> ImageList:
     """Decode every photo of ``folder/split/<class>/`` once; ``classes`` fixes the class order."""
     classes, files, labels = list_split(folder / split, classes, dataset=dataset)
     images = []
@@ -73,7 +68,7 @@ def read_split(folder: Path, split: str, classes: Sequence[str] | None = None, *
             image = v2.functional.resize(image, MAX_SHORT_SIDE, antialias=True)
         images.append(image)
     note_data(DataUse(f"{dataset} {split}", str(folder / split), course_data=course_data))
-    return ImageList(images, labels, classes, name=f"{folder.name} {split}")
+    return ImageList(images, labels, classes, name=name or f"{folder.name} {split}")
 
 
 def small_images_note(data: ImageList, size: int = IMAGE_SIZE) -> str | None:
@@ -87,16 +82,14 @@ def small_images_note(data: ImageList, size: int = IMAGE_SIZE) -> str | None:
 
 
 def load_photo_folder(folder: Path | str, split: str) -> ImageList:
-    """One split of a photo folder a student points at: nothing is downloaded or replaced, a
-    missing, empty or unreadable part raises an error naming it; small photos get a note."""
+    """One split of a student's photo folder, never replaced by a download; small photos get a note."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     folder = Path(folder).expanduser()
     train = folder / "train"   # the test split must have the training split's classes
-    classes = class_folders(train) if split != "train" and train.is_dir() else None
+    classes = entries(train)[1] if split != "train" and train.is_dir() else None
     data = read_split(folder, split, classes, dataset=f"The photo folder {folder}")
-    message = small_images_note(data)
-    if message:
+    if message := small_images_note(data):
         print(message, file=sys.stderr, flush=True)
     return data
 
@@ -112,9 +105,8 @@ def test_transform(size: int = IMAGE_SIZE, resize: int = RESIZE) -> v2.Compose:
 
 
 class AugmentedLoader:
-    """Serve ``(images, labels)`` batches from an :class:`ImageList` with a fresh ``transform``
-    (default: random crop and flip) per image, on the CPU in uint8; each batch is then stacked,
-    moved and normalised as a whole."""
+    """``(images, labels)`` batches of an :class:`ImageList`: a fresh ``transform`` (default: random
+    crop and flip) per uint8 image on the CPU, then each batch moved and normalised whole."""
 
     def __init__(self, data: ImageList, batch_size: int, *, mean: Sequence[float], std: Sequence[float],
                  transform: v2.Transform | None = None, shuffle: bool = True, seed: int = 0,
@@ -124,8 +116,7 @@ class AugmentedLoader:
         self.data, self.batch_size, self.shuffle = data, batch_size, shuffle
         self.transform = transform if transform is not None else train_transform()
         self.device = torch.device(device)
-        self.mean, self.std = tuple(mean), tuple(std)
-        self._scale, self._shift = uint8_affine(self.mean, self.std, self.device)
+        self._scale, self._shift = uint8_affine(mean, std, self.device)
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
@@ -152,9 +143,8 @@ def make_loaders(train: ImageList, test: ImageList, batch_size: int, *, mean: Se
                  std: Sequence[float], test_batch_size: int | None = None, device: torch.device | str = "cpu",
                  seed: int = 0, size: int = IMAGE_SIZE,
                  resize: int = RESIZE) -> tuple[AugmentedLoader, TensorLoader]:
-    """The training loader (random crops and flips to ``size``, shuffled) and the test loader
-    (resized to ``resize``, centre-cropped to ``size`` once, uint8 on ``device``), normalised
-    with ``mean``/``std`` (take them from the backbone's weights)."""
+    """The training loader (random crops and flips to ``size``, shuffled) and the test loader (resized
+    to ``resize`` and centre-cropped once), normalised with the backbone's ``mean``/``std``."""
     train_loader = AugmentedLoader(train, batch_size, mean=mean, std=std, shuffle=True,
                                    transform=train_transform(size), seed=seed, device=device)
     test_loader = TensorLoader(fixed_images(test, size, resize), test.labels,

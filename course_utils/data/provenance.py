@@ -1,5 +1,4 @@
-"""What data a run used: loaders note each split (:func:`course_utils.run.note_data`), and every
-stand-in is also a JSON line in the file ``COURSE_STANDIN_LOG`` names (:func:`read_standin_log`)."""
+"""What data a run used (noted by :func:`course_utils.run.note_data`); the stand-in log's reader."""
 
 from __future__ import annotations
 

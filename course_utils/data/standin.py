@@ -1,5 +1,4 @@
-"""The smoke run's data, for every loader (:func:`smoke_split`): a fixed random subset of each
-split, or, when the data set is entirely absent, loudly announced generated stand-in data."""
+"""The smoke run's data (:func:`smoke_split`): a fixed subset, or announced stand-ins when absent."""
 
 from __future__ import annotations
 
@@ -19,8 +18,8 @@ D = TypeVar("D")
 
 def make_standin(dataset: str, n: int, shape: tuple[int, int, int], classes: list[str],
                  mean: tuple[float, ...], std: tuple[float, ...], seed: int = 0) -> ImageData:
-    """``n`` uint8 images of ``shape`` (C, H, W): a smooth random template per class (the same for
-    every split of ``dataset``) plus noise, and labels, both drawn with ``seed``."""
+    """``n`` uint8 images of ``shape``: a smooth template per class (the same in every split of
+    ``dataset``) plus noise drawn with ``seed``, and labels."""
     c, h, w = shape
     templates_from = torch.Generator().manual_seed(zlib.crc32(dataset.encode()))
     coarse = torch.rand(len(classes), c, max(h // 4, 1), max(w // 4, 1), generator=templates_from)
@@ -35,9 +34,8 @@ def make_standin(dataset: str, n: int, shape: tuple[int, int, int], classes: lis
 
 def smoke_split(read: Callable[[], D], *, dataset: str, split: str, smoke: bool | None, sizes: dict[str, int],
                 standin: tuple, reason: Callable[[DataMissingError], str]) -> D | ImageData:
-    """``read()``, the real split; in smoke mode a fixed random subset of ``sizes[split]`` of it, or,
-    when the data set is entirely absent, an announced stand-in (``standin``: :func:`make_standin`'s
-    shape, classes, mean and std; ``reason(error)``: why)."""
+    """``read()``; in smoke mode a fixed subset of ``sizes[split]`` of it, or, when the data set is
+    absent, an announced stand-in (``standin``: :func:`make_standin`'s shape, classes, mean, std)."""
     seed = 0 if split == "train" else 1
     smoke = is_smoke() if smoke is None else smoke
     try:
