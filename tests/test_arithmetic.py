@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.lessons import arithmetic as ar
-from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer, check_input,
+from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer,
                                      conv_output_size, conv_params, format_layer_table, layer_table,
                                      linear_params, min_input_size, side_by_side)
 from course_utils.models import cifar
@@ -215,9 +215,9 @@ def test_fixed_size_alexnets_explain_wrong_sizes_in_forward():
         assert paper(torch.randn(1, 3, 258, 258)).shape == (1, 1000)
         with pytest.raises(InputSizeError):
             paper(torch.randn(1, 3, 259, 259))
-    check_input(built("AlexNet2012-p2"), (3, 224, 224))  # padding 2 makes 224 work
+    layer_table(built("AlexNet2012-p2"), (3, 224, 224))  # padding 2 makes 224 work
     with pytest.raises(InputSizeError, match="3x193x193"):
-        check_input(built("AlexNetPadding1"), (3, 28, 28))
+        layer_table(built("AlexNetPadding1"), (3, 28, 28))
 
 
 # ------------------------------------------------------------- the layer calculator

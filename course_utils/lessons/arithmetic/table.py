@@ -1,5 +1,4 @@
-"""Every formula checked against PyTorch: inputs too small for a model explained (which layer, which
-sizes work, found on the meta device), the layer table, and notebook 04's one-layer calculator."""
+"""The formulas checked against PyTorch: input sizes explained, the layer table, the calculator."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from course_utils.lessons.arithmetic.formulas import (
     _CONV, _POOL, SAME_SHAPE, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
     describe_layer, expected_output_shape, first_tensor, layer_macs, layer_params, leaf_modules,
-    min_input_size, shape_str, window, window_output)
+    min_input_size, shape_str, window)
 from course_utils.results import format_table
 
 MAX_SIZE = 2048   # the largest square input searched
@@ -51,14 +50,12 @@ def _guard(name: str):
             if isinstance(module, _CONV) and shape[-n - 1] != module.in_channels:
                 raise _LayerProblem(name, module, "channels",
                                     f"expects {module.in_channels} input channels but gets {shape[-n - 1]}")
-            out = window_output(module, shape[-n:])
+            out = expected_output_shape(module, shape)
             if min(out) < 1:
                 ceil = bool(getattr(module, "ceil_mode", False))
                 need = tuple(min_input_size(*w, ceil) for w in zip(*window(module)))
-                channels = module.out_channels if isinstance(module, _CONV) else shape[-n - 1]
                 raise _LayerProblem(name, module, "small", f"gets a {shape_str(shape[1:])} map but needs at "
-                                    f"least {shape_str(need)}: its output would be "
-                                    f"{shape_str((channels,) + out)}")
+                                    f"least {shape_str(need)}: its output would be {shape_str(out[1:])}")
     return check
 
 
@@ -138,13 +135,6 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
                           layer=problem.name, smallest=smallest)
 
 
-def check_input(model: nn.Module, input_shape: Sequence[int]) -> None:
-    """Raise :class:`InputSizeError` if ``input_shape`` (no batch dimension) does not fit ``model``."""
-    err = input_size_error(model, input_shape)
-    if err is not None:
-        raise err
-
-
 @dataclass
 class LayerRow:
     """One call of one leaf layer: shapes without the batch, ``params`` on its first call only, ``macs``
@@ -210,7 +200,6 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
     tabulate each leaf layer call; a shape, parameter count or conv or linear MACs that disagree with
     the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
     input_shape = tuple(int(s) for s in input_shape)
-    check_input(model, input_shape)
     calls = []
 
     def hook(name: str):
@@ -229,6 +218,11 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
     try:
         with torch.no_grad(), counter:
             model.eval()(x)
+    except RuntimeError as err:
+        clear = input_size_error(model, input_shape)
+        if clear is None:
+            raise
+        raise clear from err
     finally:
         for m, training in modes.items():
             m.training = training
