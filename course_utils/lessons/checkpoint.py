@@ -1,5 +1,4 @@
-"""Checkpoints that survive interruptions: one ``torch.save`` file holding the state (model,
-optimizer, epoch, history, extra) and its checksum, written atomically, verified when loaded."""
+"""Checkpoints: the state and its checksum in one ``torch.save`` file, written atomically, verified."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Notebook 03's reshaped-VGG recipe (after airbench) with every ingredient a switch, so that
-:func:`ablation` can measure each one's share by taking it out."""
+"""Notebook 03's reshaped-VGG recipe (after airbench), every ingredient a switch for :func:`ablation`."""
 
 from __future__ import annotations
 
@@ -58,8 +57,7 @@ class FastRecipe:
 
 @dataclass
 class FastRun:
-    """One trained net: ``model`` (the weights' moving average, if any) and ``raw_model`` (the trained
-    weights), test accuracy without and with test-time augmentation, per image with it."""
+    """A trained net: ``model`` (the weights' moving average, if any), ``raw_model`` (the trained weights)."""
 
     model: nn.Module
     raw_model: nn.Module
@@ -120,8 +118,8 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
                device: torch.device | str, seed: int = 0, monitor: ImageData | None = None,
                progress: bool = True, desc: str = "FastVGG", plain: bool = True,
                model_fn: ModelFn = FastVGG) -> FastRun:
-    """Train a ``model_fn`` net with ``recipe``, testing on ``monitor`` after every epoch and on ``test`` at
-    the end (with ``plain=False`` only with the recipe's test-time augmentation)."""
+    """Train a ``model_fn`` net with ``recipe``, testing on ``monitor`` every epoch and on ``test`` at the end
+    (with ``plain=False`` only with the recipe's test-time augmentation)."""
     model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     scheduler = None
     if recipe.schedule:
@@ -144,8 +142,8 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
 
 @dataclass
 class Ablation:
-    """Per run (``"full recipe"`` or an ingredient): ``acc`` one test accuracy per seed, ``seconds`` of
-    training in all; ``right``: per test image, the share of seeds right (full and read-off runs)."""
+    """Per run (``"full recipe"`` or an ingredient): test accuracy per seed, seconds of training in all,
+    per test image the share of seeds right (full and read-off runs)."""
 
     acc: dict[str, list[float]]
     seconds: dict[str, float]

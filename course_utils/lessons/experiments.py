@@ -31,13 +31,10 @@ class Recipe:
     momentum: float = 0.5
 
 
-def train_model(model: nn.Module | ModelFactory, train: ImageData, test: ImageData, seed: int, *,
+def train_model(model: nn.Module, train: ImageData, test: ImageData, seed: int, *,
                 transform: Transform | None = None, recipe: Recipe = Recipe(),
                 device: torch.device | str | None = None, desc: str = "train") -> tuple[nn.Module, History]:
-    """Train ``model`` (or a factory's, built after seeding) with ``recipe``; ``seed`` fixes the batch order."""
-    if not isinstance(model, nn.Module):
-        set_seed(seed)
-        model = model()
+    """Train ``model`` with ``recipe``; ``seed`` fixes the batch order."""
     model = model.to(device if device is not None else train.images.device)
     history = fit(model, train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform),
                   make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum), recipe.epochs,
@@ -108,7 +105,8 @@ def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageD
     out = SeedRuns(list(seeds), empty(), models=empty())
     bar = tqdm(runs, desc="runs", leave=False, disable=not progress)
     for m, c, s in bar:
-        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe,
+        set_seed(s)
+        model, history = train_model(models[m](), train, test, s, transform=conditions[c], recipe=recipe,
                                      device=device)
         out.acc[m][c].append(history["test_acc"][-1])
         out.models[m][c].append(model)
