@@ -180,7 +180,7 @@ def test_shape_disagreeing_with_formula_is_caught():
 
 def test_macs_disagreeing_with_flop_counter_is_caught(monkeypatch):
     real = ar.table.layer_macs
-    monkeypatch.setattr(ar.table, "layer_macs", lambda m, i, o: real(m, i, o) + isinstance(m, nn.Linear))
+    monkeypatch.setattr(ar.table, "layer_macs", lambda m, o: real(m, o) + isinstance(m, nn.Linear))
     with pytest.raises(FormulaMismatchError, match="FlopCounterMode counted"):
         layer_table(nn.Sequential(nn.Flatten(), nn.Linear(12, 5)), (3, 2, 2))
 

@@ -167,7 +167,7 @@ def layer_params(module: nn.Module) -> int:
     return formula
 
 
-def layer_macs(module: nn.Module, in_shape: Sequence[int], out_shape: Sequence[int]) -> int:
+def layer_macs(module: nn.Module, out_shape: Sequence[int]) -> int:
     """MACs of one call of a conv or linear layer on a batch; other layers count 0."""
     if isinstance(module, _CONV):
         return module.in_channels // module.groups * math.prod(module.kernel_size) * math.prod(out_shape)

@@ -239,7 +239,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
                 f"{shape_str(out_shape[1:])}")
         rows.append(LayerRow(name, type(module).__name__, describe_layer(module), in_shape[1:], out_shape[1:],
                              layer_params(module) if name not in seen else 0,
-                             layer_macs(module, in_shape, out_shape), expected is not None))
+                             layer_macs(module, out_shape), expected is not None))
         seen.add(name)
     _label(rows)
     outside = sum(p.numel() for p in model.parameters()) - sum(r.params for r in rows)
