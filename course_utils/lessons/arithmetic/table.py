@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.lessons.arithmetic.formulas import (
-    _CONV, _POOL, SAME_SHAPE, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
+    _CONV, _POOL, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
     describe_layer, expected_output_shape, first_tensor, layer_macs, layer_params, leaf_modules,
     min_input_size, shape_str, window)
 from course_utils.results import format_table
@@ -67,11 +67,7 @@ def _guarded_meta(model: nn.Module) -> nn.Module:
         memo[id(t)] = nn.Parameter(meta, t.requires_grad) if isinstance(t, nn.Parameter) else meta
     meta = copy.deepcopy(model, memo).eval()
     for name, m in leaf_modules(meta):
-        if isinstance(m, SAME_SHAPE) and name:   # some are slow even on the meta device
-            parent, _, child = name.rpartition(".")
-            setattr(meta.get_submodule(parent), child, nn.Identity())
-        else:
-            m.register_forward_pre_hook(_guard(name))
+        m.register_forward_pre_hook(_guard(name))
     return meta
 
 
