@@ -142,8 +142,7 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
 
 @dataclass
 class Ablation:
-    """Per run (``"full recipe"`` or an ingredient): test accuracy per seed, seconds of training in all,
-    per test image the share of seeds right (full and read-off runs)."""
+    """Per run (full recipe or an ingredient): accuracy per seed, seconds, per test image the share right."""
 
     acc: dict[str, list[float]]
     seconds: dict[str, float]

@@ -129,8 +129,7 @@ def _distinct(values: Sequence[int], sep: str = ",") -> str:
 
 
 def expected_output_shape(module: nn.Module, in_shape: Sequence[int]) -> tuple[int, ...] | None:
-    """The output shape (batch included) the layer's formula predicts (a size < 1: the input is too
-    small), or None without a formula."""
+    """The output shape (batch included) by the layer's formula (a size < 1: too small), or None."""
     in_shape, n = tuple(in_shape), _dims(module)
     if isinstance(module, _CONV + _POOL):
         channels = module.out_channels if isinstance(module, _CONV) else in_shape[-n - 1]

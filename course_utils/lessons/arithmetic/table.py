@@ -90,8 +90,7 @@ def _first(works: Callable[[int], bool], lo: int, hi: int) -> int:
 
 
 def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int, int] | None:
-    """The smallest and largest ``n`` (``MAX_SIZE`` when all larger work) for which the guarded model
-    runs on ``prefix + (n, n)``; None when none up to ``MAX_SIZE`` does."""
+    """The smallest and largest ``n`` (``MAX_SIZE``: and all larger) for ``prefix + (n, n)``, or None."""
     def status(n: int) -> str:
         p = _probe(meta, prefix + (n, n))
         return "ok" if p is None else "small" if isinstance(p, _LayerProblem) and p.kind == "small" else "bad"
@@ -105,8 +104,7 @@ def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int
 
 
 def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeError | None:
-    """The :class:`InputSizeError` explaining why ``model`` cannot take ``input_shape`` (no batch
-    dimension), or None if it can or a layer's size is not the reason."""
+    """Why ``model`` cannot take ``input_shape`` (no batch dimension), or None if it can or size is not it."""
     if any(p.is_meta for p in model.parameters()):   # the diagnosis's own copy: no diagnosis inside one
         return None
     input_shape = tuple(int(s) for s in input_shape)
@@ -192,9 +190,8 @@ def _label(rows: list[LayerRow]) -> None:
 
 
 def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
-    """Run ``model`` once in eval mode on a random input of ``input_shape`` (no batch dimension) and
-    tabulate each leaf layer call; a shape, parameter count or conv or linear MACs that disagree with
-    the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
+    """Each leaf layer call of ``model`` (eval mode) on a random ``input_shape`` input (no batch); numbers
+    off the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
     input_shape = tuple(int(s) for s in input_shape)
     calls = []
 
