@@ -190,9 +190,8 @@ def test_macs_disagreeing_with_flop_counter_is_caught(monkeypatch):
 
 def test_alexnet_fed_28x28_names_layer_and_smallest_size():
     model = built("torchvision AlexNet")
-    with pytest.raises(InputSizeError, match=r"features\.5 \(MaxPool2d 3x3/2\).*192x2x2.*3x63x63") as info:
+    with pytest.raises(InputSizeError, match=r"features\.5 \(MaxPool2d 3x3/2\).*192x2x2.*3x63x63"):
         layer_table(model, (3, 28, 28))
-    assert info.value.layer == "features.5" and info.value.smallest == (3, 63, 63)
     model.eval()
     with torch.no_grad():
         model(torch.randn(1, 3, 63, 63))
@@ -210,7 +209,7 @@ def test_fixed_size_alexnets_explain_wrong_sizes_in_forward():
         paper(torch.randn(1, 3, 28, 28))
     with pytest.raises(InputSizeError, match="expects 3 input channels but gets 1") as info:
         paper(torch.randn(1, 1, 227, 227))
-    assert info.value.smallest is None
+    assert "smallest" not in str(info.value)
     with torch.no_grad():
         assert paper(torch.randn(1, 3, 258, 258)).shape == (1, 1000)
         with pytest.raises(InputSizeError):

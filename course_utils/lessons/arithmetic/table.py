@@ -21,11 +21,7 @@ _QUIET = ("ReLU", "ReLU6", "Dropout")   # same shape, no parameters, no MACs: no
 
 
 class InputSizeError(ValueError):
-    """An input too small (or the wrong size) for a model; ``smallest``: None when no size helps."""
-
-    def __init__(self, message: str, *, layer: str, smallest: tuple[int, ...] | None) -> None:
-        super().__init__(message)
-        self.layer, self.smallest = layer, smallest
+    """An input too small (or the wrong size) for a model: which layer, and which sizes work."""
 
 
 class _LayerProblem(Exception):
@@ -116,17 +112,15 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
     where = (f"{getattr(model, 'display_name', type(model).__name__)} cannot take a {shape_str(input_shape)} "
              f"input: layer {problem.name} ({layer}) {problem}.")
     if problem.kind == "channels":
-        return InputSizeError(where, layer=problem.name, smallest=None)
+        return InputSizeError(where)
     found = smallest_square_input(meta, (1,) + input_shape[:-2]) if len(input_shape) >= 3 else None
     if found is None:
-        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.",
-                              layer=problem.name, smallest=None)
+        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.")
     low, high = found
     smallest = input_shape[:-2] + (low, low)
     span = (" (and any larger)" if high >= MAX_SIZE else
             f" (square sizes {low} to {high} work)" if high > low else "")
-    return InputSizeError(f"{where} The smallest input that works is {shape_str(smallest)}{span}.",
-                          layer=problem.name, smallest=smallest)
+    return InputSizeError(f"{where} The smallest input that works is {shape_str(smallest)}{span}.")
 
 
 @dataclass
