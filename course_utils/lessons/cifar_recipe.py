@@ -72,14 +72,6 @@ class FastRun:
         return right_per_image(self.raw_model if raw else self.model, test.loader(1000), amp=True, tta=tta)
 
 
-def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
-    shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
-    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
-    return [{"params": rest, "lr": lr, "weight_decay": decay}] + (
-        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
-
-
 #: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
 ModelFn = Callable[..., nn.Module]
 
@@ -100,7 +92,12 @@ def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int
     loader = train.loader(recipe.batch_size, shuffle=True, drop_last=True, seed=seed,
                           augment=random_translate_flip if recipe.augment else None)
     lr = recipe.lr * recipe.batch_size / 512
-    optimizer = make_sgd(_groups(model, recipe, lr), lr=lr, momentum=recipe.momentum, nesterov=True)
+    shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
+    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
+    groups = [{"params": rest, "lr": lr, "weight_decay": decay}] + (
+        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
+    optimizer = make_sgd(groups, lr=lr, momentum=recipe.momentum, nesterov=True)
     return model, loader, optimizer
 
 
