@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.lessons import arithmetic as ar
-from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer, check_input,
+from course_utils.lessons.arithmetic import (FormulaMismatchError, InputSizeError, calculate_layer,
                                      conv_output_size, conv_params, format_layer_table, layer_table,
                                      linear_params, min_input_size, side_by_side)
 from course_utils.models import cifar
@@ -180,7 +180,7 @@ def test_shape_disagreeing_with_formula_is_caught():
 
 def test_macs_disagreeing_with_flop_counter_is_caught(monkeypatch):
     real = ar.table.layer_macs
-    monkeypatch.setattr(ar.table, "layer_macs", lambda m, i, o: real(m, i, o) + isinstance(m, nn.Linear))
+    monkeypatch.setattr(ar.table, "layer_macs", lambda m, o: real(m, o) + isinstance(m, nn.Linear))
     with pytest.raises(FormulaMismatchError, match="FlopCounterMode counted"):
         layer_table(nn.Sequential(nn.Flatten(), nn.Linear(12, 5)), (3, 2, 2))
 
@@ -190,9 +190,8 @@ def test_macs_disagreeing_with_flop_counter_is_caught(monkeypatch):
 
 def test_alexnet_fed_28x28_names_layer_and_smallest_size():
     model = built("torchvision AlexNet")
-    with pytest.raises(InputSizeError, match=r"features\.5 \(MaxPool2d 3x3/2\).*192x2x2.*3x63x63") as info:
+    with pytest.raises(InputSizeError, match=r"features\.5 \(MaxPool2d 3x3/2\).*192x2x2.*3x63x63"):
         layer_table(model, (3, 28, 28))
-    assert info.value.layer == "features.5" and info.value.smallest == (3, 63, 63)
     model.eval()
     with torch.no_grad():
         model(torch.randn(1, 3, 63, 63))
@@ -210,14 +209,14 @@ def test_fixed_size_alexnets_explain_wrong_sizes_in_forward():
         paper(torch.randn(1, 3, 28, 28))
     with pytest.raises(InputSizeError, match="expects 3 input channels but gets 1") as info:
         paper(torch.randn(1, 1, 227, 227))
-    assert info.value.smallest is None
+    assert "smallest" not in str(info.value)
     with torch.no_grad():
         assert paper(torch.randn(1, 3, 258, 258)).shape == (1, 1000)
         with pytest.raises(InputSizeError):
             paper(torch.randn(1, 3, 259, 259))
-    check_input(built("AlexNet2012-p2"), (3, 224, 224))  # padding 2 makes 224 work
+    layer_table(built("AlexNet2012-p2"), (3, 224, 224))  # padding 2 makes 224 work
     with pytest.raises(InputSizeError, match="3x193x193"):
-        check_input(built("AlexNetPadding1"), (3, 28, 28))
+        layer_table(built("AlexNetPadding1"), (3, 28, 28))
 
 
 # ------------------------------------------------------------- the layer calculator

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from course_utils.data.mnist import load_mnist
+from course_utils.device import set_seed
 from course_utils.lessons.experiments import Recipe, SeedRuns, compare_predictions, run_seeds, train_model, train_twins
 from course_utils.models.mnist import CNN, FC2Layer
 from course_utils.lessons.permutation import PixelPermutation, permute_fc_input
@@ -49,7 +50,6 @@ def test_run_seeds_pairs_conditions_by_seed():
         for cond in ("original", "permuted"):
             assert len(runs.acc[model][cond]) == len(runs.models[model][cond]) == 2
             assert all(0.0 <= a <= 1.0 for a in runs.acc[model][cond])
-            assert len(runs.histories[model][cond][0]["step_loss"]) == 6  # 192 / 32
     assert runs.train_seconds > 0 and runs.eval_seconds > 0
     # runs go model by model, condition by condition, seed by seed: (orig 3, orig 4, perm 3, perm 4)
     assert len(starts) == 4
@@ -60,8 +60,8 @@ def test_run_seeds_pairs_conditions_by_seed():
     again = run_seeds({"FC": FC2Layer}, train, test, [3], {"original": None, "permuted": perm},
                       recipe=RECIPE, progress=False)
     assert again.acc["FC"] == {c: v[:1] for c, v in runs.acc["FC"].items()}
-    assert again.histories["FC"]["permuted"][0]["step_loss"] == \
-        runs.histories["FC"]["permuted"][0]["step_loss"]
+    twin, first = again.models["FC"]["permuted"][0], runs.models["FC"]["permuted"][0]
+    assert all(torch.equal(a, b) for a, b in zip(twin.parameters(), first.parameters()))
     with pytest.raises(ValueError, match="at least one seed"):
         run_seeds({"FC": FC2Layer}, train, test, [], {"original": None})
 
@@ -87,7 +87,8 @@ def test_fc_equivalence_on_real_mnist(mnist_root):
     test = load_mnist(False, root=mnist_root, smoke=True)
     perm = PixelPermutation(784, seed=0)
     recipe = Recipe(batch_size=64, test_batch_size=512)
-    model, history = train_model(FC2Layer, train, test, 1, recipe=recipe)
+    set_seed(1)
+    model, history = train_model(FC2Layer(), train, test, 1, recipe=recipe)
     assert history["test_acc"][-1] > 0.2  # it learnt something, so the check is not vacuous
     result = compare_predictions(model, test.loader(512), permute_fc_input(model, perm.perm),
                                  test.loader(512, transform=perm))

@@ -37,7 +37,7 @@ def test_inverse_restores_exactly_on_a_batch(device):
     # pixel i of a permuted image is pixel perm[i] of the original, for every image
     flat = x.flatten(1)
     assert torch.equal(shuffled.flatten(1), flat[:, perm.perm.to(device)])
-    u8 = torch.randint(0, 256, (4, 784), dtype=torch.uint8, device=device)
+    u8 = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8, device=device)
     assert torch.equal(permute_pixels(permute_pixels(u8, perm.perm), perm.perm.argsort()), u8)
 
 

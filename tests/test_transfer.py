@@ -96,7 +96,7 @@ def test_unknown_names_are_refused():
 def test_cosine_decay_keeps_the_ratio():
 
     _, opt = make_run("fine-tune", lr=0.01)
-    sched = cosine_decay(opt, 10, final=0.1)
+    sched = cosine_decay(opt, 10)
     for _ in range(10):
         opt.step()
         sched.step()

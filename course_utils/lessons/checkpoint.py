@@ -1,5 +1,4 @@
-"""Checkpoints that survive interruptions: one ``torch.save`` file holding the state (model,
-optimizer, epoch, history, extra) and its checksum, written atomically, verified when loaded."""
+"""Checkpoints: the state and its checksum in one ``torch.save`` file, written atomically, verified."""
 
 from __future__ import annotations
 
@@ -34,11 +33,7 @@ def _loadable(value: Any, where: str) -> Any:
     if type(value) in _PLAIN or isinstance(value, _TORCH_VALUES):
         return value
     if isinstance(value, dict):
-        for key in value:
-            if type(key) not in (str, int):
-                raise CheckpointError(f"{where} has the key {key!r} ({type(key).__name__}); a checkpoint's "
-                                      f"dicts take str or int keys")
-        return {k: _loadable(v, f"{where}[{k!r}]") for k, v in value.items()}
+        return {_loadable(k, f"{where} key {k!r}"): _loadable(v, f"{where}[{k!r}]") for k, v in value.items()}
     if type(value) in (list, tuple):
         return type(value)(_loadable(v, f"{where}[{i}]") for i, v in enumerate(value))
     hint = ("torch.from_numpy(array) or array.tolist()" if isinstance(value, np.ndarray) else

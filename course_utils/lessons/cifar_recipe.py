@@ -1,5 +1,4 @@
-"""Notebook 03's reshaped-VGG recipe (after airbench) with every ingredient a switch, so that
-:func:`ablation` can measure each one's share by taking it out."""
+"""Notebook 03's reshaped-VGG recipe (after airbench), every ingredient a switch for :func:`ablation`."""
 
 from __future__ import annotations
 
@@ -58,8 +57,7 @@ class FastRecipe:
 
 @dataclass
 class FastRun:
-    """One trained net: ``model`` (the weights' moving average, if any) and ``raw_model`` (the trained
-    weights), test accuracy without and with test-time augmentation, per image with it."""
+    """A trained net: ``model`` (the weights' moving average, if any), ``raw_model`` (the trained weights)."""
 
     model: nn.Module
     raw_model: nn.Module
@@ -72,14 +70,6 @@ class FastRun:
     def right(self, test: ImageData, *, tta: str | None = None, raw: bool = False) -> torch.Tensor:
         """Per test image (bool, CPU, in order), whether ``model`` (or ``raw_model``) gets it right."""
         return right_per_image(self.raw_model if raw else self.model, test.loader(1000), amp=True, tta=tta)
-
-
-def _groups(model: nn.Module, recipe: FastRecipe, lr: float) -> list[dict]:
-    shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
-    rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
-    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
-    return [{"params": rest, "lr": lr, "weight_decay": decay}] + (
-        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
 
 
 #: ``model_fn(widths, batchnorm=...)``, with an ``init_whitening(images)`` method.
@@ -102,7 +92,12 @@ def _setup(train: ImageData, recipe: FastRecipe, device: torch.device, seed: int
     loader = train.loader(recipe.batch_size, shuffle=True, drop_last=True, seed=seed,
                           augment=random_translate_flip if recipe.augment else None)
     lr = recipe.lr * recipe.batch_size / 512
-    optimizer = make_sgd(_groups(model, recipe, lr), lr=lr, momentum=recipe.momentum, nesterov=True)
+    shifts = [p for n, p in model.named_parameters() if p.requires_grad and "norm" in n]
+    rest = [p for n, p in model.named_parameters() if p.requires_grad and "norm" not in n]
+    factor, decay = recipe.bias_lr_factor, recipe.weight_decay
+    groups = [{"params": rest, "lr": lr, "weight_decay": decay}] + (
+        [{"params": shifts, "lr": lr * factor, "weight_decay": decay / factor}] if shifts else [])
+    optimizer = make_sgd(groups, lr=lr, momentum=recipe.momentum, nesterov=True)
     return model, loader, optimizer
 
 
@@ -120,8 +115,8 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
                device: torch.device | str, seed: int = 0, monitor: ImageData | None = None,
                progress: bool = True, desc: str = "FastVGG", plain: bool = True,
                model_fn: ModelFn = FastVGG) -> FastRun:
-    """Train a ``model_fn`` net with ``recipe``, testing on ``monitor`` after every epoch and on ``test`` at
-    the end (with ``plain=False`` only with the recipe's test-time augmentation)."""
+    """Train a ``model_fn`` net with ``recipe``, testing on ``monitor`` every epoch and on ``test`` at the end
+    (with ``plain=False`` only with the recipe's test-time augmentation)."""
     model, loader, optimizer = _setup(train, recipe, torch.device(device), seed, model_fn)
     scheduler = None
     if recipe.schedule:
@@ -144,8 +139,7 @@ def train_fast(train: ImageData, test: ImageData, recipe: FastRecipe = FastRecip
 
 @dataclass
 class Ablation:
-    """Per run (``"full recipe"`` or an ingredient): ``acc`` one test accuracy per seed, ``seconds`` of
-    training in all; ``right``: per test image, the share of seeds right (full and read-off runs)."""
+    """Per run (full recipe or an ingredient): accuracy per seed, seconds, per test image the share right."""
 
     acc: dict[str, list[float]]
     seconds: dict[str, float]

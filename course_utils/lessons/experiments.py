@@ -1,5 +1,4 @@
-"""Notebook 02's repeated runs: notebook 01's recipe over seeds and input conditions (original or
-shuffled pixels), and an FC net trained next to its rewired twin on shuffled pixels."""
+"""Notebook 02's runs: notebook 01's recipe over seeds and conditions, and an FC net's rewired twin."""
 
 from __future__ import annotations
 
@@ -32,14 +31,10 @@ class Recipe:
     momentum: float = 0.5
 
 
-def train_model(model: nn.Module | ModelFactory, train: ImageData, test: ImageData, seed: int, *,
+def train_model(model: nn.Module, train: ImageData, test: ImageData, seed: int, *,
                 transform: Transform | None = None, recipe: Recipe = Recipe(),
                 device: torch.device | str | None = None, desc: str = "train") -> tuple[nn.Module, History]:
-    """Train ``model`` (or a factory's, built after seeding with ``seed``) with ``recipe``; ``seed`` also
-    fixes the batch order. Returns the model and its :func:`fit` history."""
-    if not isinstance(model, nn.Module):
-        set_seed(seed)
-        model = model()
+    """Train ``model`` with ``recipe``; ``seed`` fixes the batch order."""
     model = model.to(device if device is not None else train.images.device)
     history = fit(model, train.loader(recipe.batch_size, shuffle=True, seed=seed, transform=transform),
                   make_sgd(model.parameters(), lr=recipe.lr, momentum=recipe.momentum), recipe.epochs,
@@ -50,14 +45,12 @@ def train_model(model: nn.Module | ModelFactory, train: ImageData, test: ImageDa
 
 @dataclass
 class SeedRuns:
-    """``acc[model][condition][i]``: the test accuracy of the run with ``seeds[i]`` (``histories`` and
-    ``models`` alike); ``train_seconds`` and ``eval_seconds``: all runs' time."""
+    """``acc[model][condition][i]``: the test accuracy of the run with ``seeds[i]`` (``models`` alike)."""
 
     seeds: list[int]
     acc: dict[str, dict[str, list[float]]]
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
-    histories: dict[str, dict[str, list[History]]] = field(default_factory=dict, repr=False)
     models: dict[str, dict[str, list[nn.Module]]] = field(default_factory=dict, repr=False)
 
     def mean(self, model: str, condition: str) -> float:
@@ -101,21 +94,21 @@ class SeedRuns:
 def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageData, seeds: Sequence[int],
               conditions: Mapping[str, Transform | None], *, recipe: Recipe = Recipe(),
               device: torch.device | str | None = None, progress: bool = True) -> SeedRuns:
-    """Train every model under every condition (a batch transform, or None) once per seed; for one seed
-    all conditions start from the same weights and see the same batch order."""
+    """Train every model under every condition (a batch transform, or None) once per seed; one seed's
+    conditions start from the same weights and see the same batch order."""
     if not seeds:
         raise ValueError("run_seeds needs at least one seed")
     runs = [(m, c, s) for m in models for c in conditions for s in seeds]
 
     def empty() -> dict[str, dict[str, list]]:
         return {m: {c: [] for c in conditions} for m in models}
-    out = SeedRuns(list(seeds), empty(), histories=empty(), models=empty())
+    out = SeedRuns(list(seeds), empty(), models=empty())
     bar = tqdm(runs, desc="runs", leave=False, disable=not progress)
     for m, c, s in bar:
-        model, history = train_model(models[m], train, test, s, transform=conditions[c], recipe=recipe,
+        set_seed(s)
+        model, history = train_model(models[m](), train, test, s, transform=conditions[c], recipe=recipe,
                                      device=device)
         out.acc[m][c].append(history["test_acc"][-1])
-        out.histories[m][c].append(history)
         out.models[m][c].append(model)
         out.train_seconds += sum(history["seconds"])
         out.eval_seconds += sum(history["eval_seconds"])
@@ -124,8 +117,7 @@ def run_seeds(models: Mapping[str, ModelFactory], train: ImageData, test: ImageD
 
 
 def compare_predictions(model_a: nn.Module, loader_a, model_b: nn.Module, loader_b) -> dict[str, float]:
-    """How far two models on two loaders of the same examples agree: accuracies, different predictions
-    and the largest logit difference."""
+    """Accuracies, different predictions and largest logit difference of two models on the same examples."""
     logits_a, pred_a, y_a = predict(model_a, loader_a)
     logits_b, pred_b, y_b = predict(model_b, loader_b)
     if not torch.equal(y_a, y_b):

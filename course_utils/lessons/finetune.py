@@ -1,5 +1,4 @@
-"""Around notebook 05's fine-tuning strategies (its own cells, :mod:`course_utils.models.heads`): the
-learning-rate schedule, the from-scratch recipe, the table over seeds and the time forecast."""
+"""Notebook 05's fine-tuning: the schedule, the from-scratch recipe, the table over seeds, the forecast."""
 
 from __future__ import annotations
 
@@ -13,15 +12,15 @@ from course_utils.settings import is_smoke
 from course_utils.stats import mean_std
 
 
-def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int, final: float = 0.1,
+def cosine_decay(optimizer: torch.optim.Optimizer, total_steps: int,
                  warmup: int = 0) -> torch.optim.lr_scheduler.LambdaLR:
-    """Every group's learning rate times a half cosine from 1 down to ``final`` over ``total_steps``
-    (stepped per batch), after ``warmup`` steps rising linearly from 0.1."""
+    """Every group's learning rate times a half cosine from 1 down to 0.1 over ``total_steps`` (stepped
+    per batch), after ``warmup`` steps rising linearly from 0.1."""
     def factor(step: int) -> float:
         if step < warmup:
             return 0.1 + 0.9 * step / warmup
         t = min((step - warmup) / max(total_steps - warmup, 1), 1.0)
-        return final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
+        return 0.1 + 0.9 * 0.5 * (1.0 + math.cos(math.pi * t))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
@@ -70,20 +69,15 @@ def estimate_strategies(make_run: Callable, strategies, train_loader, epochs: in
     from course_utils.estimate import Estimate, estimate_fit
 
     measure_steps = 1 if is_smoke() else 2
-    total = Estimate("all the strategies' runs", 0.0, 0.0, 0, 0.0, 0, str(device), "EPOCHS or SEEDS")
-
-    def add(est) -> None:
-        total.seconds += est.seconds * seeds
-        total.steps += est.steps * seeds
-        total.measured_steps += est.measured_steps
-
+    runs = []
     for strategy in strategies:
         model, opt = make_run(strategy, backbone, lr=lr[strategy], num_classes=num_classes, device=device)
-        add(estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=measure_steps))
+        runs.append(estimate_fit(model, train_loader, opt, epochs, amp=True, measure_steps=measure_steps))
     settings = dict(scratch)
     scratch_epochs = settings.pop("epochs")
     model, _ = make_run("scratch", backbone, lr=settings["lr"], num_classes=num_classes, device=device)
     model, opt, loader, _ = scratch_run(model, train, test, mean=mean, std=std, device=device, **settings)
-    add(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
-    total.step_seconds = total.seconds / max(total.steps, 1)
-    return total
+    runs.append(estimate_fit(model, loader, opt, scratch_epochs, measure_steps=measure_steps))
+    seconds, steps = sum(e.seconds * seeds for e in runs), sum(e.steps * seeds for e in runs)
+    return Estimate("all the strategies' runs", seconds, seconds / max(steps, 1), steps, 0.0,
+                    sum(e.measured_steps for e in runs), str(device), "EPOCHS or SEEDS")

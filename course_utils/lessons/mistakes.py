@@ -1,5 +1,4 @@
-"""The seed code's test-time mistakes, measured image by image for a paired test against the right
-way: training mode, random crops, and another image size than the weights were trained at."""
+"""The seed code's test-time mistakes (training mode, random crops, another size), image by image."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Notebook 02: a fixed shuffle of every image's pixels, ``permuted[..., i] = original[..., perm[i]]``,
-and the rewiring of a fully-connected net that makes it blind to the shuffle."""
+"""Notebook 02: a fixed pixel shuffle, ``permuted[..., i] = original[..., perm[i]]``, and the FC rewiring."""
 
 from __future__ import annotations
 
@@ -31,14 +30,12 @@ def check_permutation(perm: Tensor) -> Tensor:
 
 
 def permute_pixels(x: Tensor, perm: Tensor) -> Tensor:
-    """Shuffle the pixels of every image in ``x``, (..., H, W) or flat (..., H * W), by ``perm``."""
+    """Shuffle the pixels of every image in ``x``, (..., H, W), by ``perm``."""
     n, perm = perm.numel(), perm.to(x.device, non_blocking=True)
-    if x.dim() >= 1 and x.shape[-1] == n:
-        return x.index_select(-1, perm)
     if x.dim() >= 2 and x.shape[-2] * x.shape[-1] == n:
         return x.flatten(-2).index_select(-1, perm).view(x.shape)
     raise ValueError(f"a permutation of {n} pixels does not fit images of shape {tuple(x.shape)}: "
-                     f"need (..., H, W) with H*W == {n}, or (..., {n})")
+                     f"need (..., H, W) with H*W == {n}")
 
 
 class PixelPermutation:

@@ -38,14 +38,11 @@ def step_profile(model: nn.Module, data: ImageData, batch_size: int, *, device, 
     x, y = next(iter(data.loader(batch_size, shuffle=True, seed=0, device=where.device)))
     x, y = where.batch(x), y.to(where.device)
 
-    def step() -> None:
-        train_step(twin, x, y, optimizer, where=where)
-
-    step()   # warm-up
+    train_step(twin, x, y, optimizer, where=where)   # warm-up
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if where.device.type == "cuda" else [])
     with _quiet_native_stderr(), profile(activities=activities) as prof:
         for _ in range(steps):
-            step()
+            train_step(twin, x, y, optimizer, where=where)
     events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
     attr = "self_device_time_total" if where.device.type == "cuda" else "self_cpu_time_total"
     total = sum(getattr(e, attr) for e in events) or 1

@@ -1,5 +1,4 @@
-"""Output sizes, parameters and multiply-accumulates (MACs; FLOPs = 2 x MACs) of conv, pool and
-linear layers by formula, from their integers or from the module itself."""
+"""Output sizes, parameters and multiply-accumulates (FLOPs = 2 x MACs) of layers by formula."""
 
 from __future__ import annotations
 
@@ -105,14 +104,6 @@ def window(module: nn.Module) -> tuple[tuple[int, ...], ...] | None:
     return None
 
 
-def window_output(module: nn.Module, spatial: Sequence[int]) -> tuple[int, ...]:
-    """The spatial output size of a conv or pool by the formula (< 1 when the input is too small)."""
-    if isinstance(module, _CONV) and module.padding == "same":
-        return tuple(spatial)
-    ceil = bool(getattr(module, "ceil_mode", False))
-    return tuple(_raw_output_size(s, *w, ceil) for s, *w in zip(spatial, *window(module)))
-
-
 def describe_layer(module: nn.Module) -> str:
     """A short configuration: ``3->64 11x11/4 p2`` (channels, kernel/stride, padding), ``9216->4096``."""
     w = window(module)
@@ -138,11 +129,14 @@ def _distinct(values: Sequence[int], sep: str = ",") -> str:
 
 
 def expected_output_shape(module: nn.Module, in_shape: Sequence[int]) -> tuple[int, ...] | None:
-    """The output shape (batch included) the layer's formula predicts, or None without a formula."""
+    """The output shape (batch included) by the layer's formula (a size < 1: too small), or None."""
     in_shape, n = tuple(in_shape), _dims(module)
     if isinstance(module, _CONV + _POOL):
         channels = module.out_channels if isinstance(module, _CONV) else in_shape[-n - 1]
-        return in_shape[:-n - 1] + (channels,) + window_output(module, in_shape[-n:])
+        ceil = bool(getattr(module, "ceil_mode", False))
+        out = (in_shape[-n:] if isinstance(module, _CONV) and module.padding == "same" else
+               tuple(_raw_output_size(s, *w, ceil) for s, *w in zip(in_shape[-n:], *window(module))))
+        return in_shape[:-n - 1] + (channels,) + out
     if isinstance(module, _ADAPTIVE):
         size = _tuple(module.output_size, n)
         return in_shape[:-n] + tuple(i if s is None else s for s, i in zip(size, in_shape[-n:]))
@@ -172,7 +166,7 @@ def layer_params(module: nn.Module) -> int:
     return formula
 
 
-def layer_macs(module: nn.Module, in_shape: Sequence[int], out_shape: Sequence[int]) -> int:
+def layer_macs(module: nn.Module, out_shape: Sequence[int]) -> int:
     """MACs of one call of a conv or linear layer on a batch; other layers count 0."""
     if isinstance(module, _CONV):
         return module.in_channels // module.groups * math.prod(module.kernel_size) * math.prod(out_shape)

@@ -1,5 +1,4 @@
-"""Every formula checked against PyTorch: inputs too small for a model explained (which layer, which
-sizes work, found on the meta device), the layer table, and notebook 04's one-layer calculator."""
+"""The formulas checked against PyTorch: input sizes explained, the layer table, the calculator."""
 
 from __future__ import annotations
 
@@ -12,9 +11,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from course_utils.lessons.arithmetic.formulas import (
-    _CONV, _POOL, SAME_SHAPE, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
+    _CONV, _POOL, FormulaMismatchError, _groups_error, conv_macs, conv_output_size, conv_params,
     describe_layer, expected_output_shape, first_tensor, layer_macs, layer_params, leaf_modules,
-    min_input_size, shape_str, window, window_output)
+    min_input_size, shape_str, window)
 from course_utils.results import format_table
 
 MAX_SIZE = 2048   # the largest square input searched
@@ -22,11 +21,7 @@ _QUIET = ("ReLU", "ReLU6", "Dropout")   # same shape, no parameters, no MACs: no
 
 
 class InputSizeError(ValueError):
-    """An input too small (or the wrong size) for a model; ``smallest``: None when no size helps."""
-
-    def __init__(self, message: str, *, layer: str, smallest: tuple[int, ...] | None) -> None:
-        super().__init__(message)
-        self.layer, self.smallest = layer, smallest
+    """An input too small (or the wrong size) for a model: which layer, and which sizes work."""
 
 
 class _LayerProblem(Exception):
@@ -51,14 +46,12 @@ def _guard(name: str):
             if isinstance(module, _CONV) and shape[-n - 1] != module.in_channels:
                 raise _LayerProblem(name, module, "channels",
                                     f"expects {module.in_channels} input channels but gets {shape[-n - 1]}")
-            out = window_output(module, shape[-n:])
+            out = expected_output_shape(module, shape)
             if min(out) < 1:
                 ceil = bool(getattr(module, "ceil_mode", False))
                 need = tuple(min_input_size(*w, ceil) for w in zip(*window(module)))
-                channels = module.out_channels if isinstance(module, _CONV) else shape[-n - 1]
                 raise _LayerProblem(name, module, "small", f"gets a {shape_str(shape[1:])} map but needs at "
-                                    f"least {shape_str(need)}: its output would be "
-                                    f"{shape_str((channels,) + out)}")
+                                    f"least {shape_str(need)}: its output would be {shape_str(out[1:])}")
     return check
 
 
@@ -70,11 +63,7 @@ def _guarded_meta(model: nn.Module) -> nn.Module:
         memo[id(t)] = nn.Parameter(meta, t.requires_grad) if isinstance(t, nn.Parameter) else meta
     meta = copy.deepcopy(model, memo).eval()
     for name, m in leaf_modules(meta):
-        if isinstance(m, SAME_SHAPE) and name:   # some are slow even on the meta device
-            parent, _, child = name.rpartition(".")
-            setattr(meta.get_submodule(parent), child, nn.Identity())
-        else:
-            m.register_forward_pre_hook(_guard(name))
+        m.register_forward_pre_hook(_guard(name))
     return meta
 
 
@@ -97,8 +86,7 @@ def _first(works: Callable[[int], bool], lo: int, hi: int) -> int:
 
 
 def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int, int] | None:
-    """The smallest and largest ``n`` (``MAX_SIZE`` when all larger work) for which the guarded model
-    runs on ``prefix + (n, n)``; None when none up to ``MAX_SIZE`` does."""
+    """The smallest and largest ``n`` (``MAX_SIZE``: and all larger) for ``prefix + (n, n)``, or None."""
     def status(n: int) -> str:
         p = _probe(meta, prefix + (n, n))
         return "ok" if p is None else "small" if isinstance(p, _LayerProblem) and p.kind == "small" else "bad"
@@ -112,8 +100,7 @@ def smallest_square_input(meta: nn.Module, prefix: tuple[int, ...]) -> tuple[int
 
 
 def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeError | None:
-    """The :class:`InputSizeError` explaining why ``model`` cannot take ``input_shape`` (no batch
-    dimension), or None if it can or a layer's size is not the reason."""
+    """Why ``model`` cannot take ``input_shape`` (no batch dimension), or None if it can or size is not it."""
     if any(p.is_meta for p in model.parameters()):   # the diagnosis's own copy: no diagnosis inside one
         return None
     input_shape = tuple(int(s) for s in input_shape)
@@ -125,24 +112,15 @@ def input_size_error(model: nn.Module, input_shape: Sequence[int]) -> InputSizeE
     where = (f"{getattr(model, 'display_name', type(model).__name__)} cannot take a {shape_str(input_shape)} "
              f"input: layer {problem.name} ({layer}) {problem}.")
     if problem.kind == "channels":
-        return InputSizeError(where, layer=problem.name, smallest=None)
+        return InputSizeError(where)
     found = smallest_square_input(meta, (1,) + input_shape[:-2]) if len(input_shape) >= 3 else None
     if found is None:
-        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.",
-                              layer=problem.name, smallest=None)
+        return InputSizeError(f"{where} No square input up to {MAX_SIZE}x{MAX_SIZE} works.")
     low, high = found
     smallest = input_shape[:-2] + (low, low)
     span = (" (and any larger)" if high >= MAX_SIZE else
             f" (square sizes {low} to {high} work)" if high > low else "")
-    return InputSizeError(f"{where} The smallest input that works is {shape_str(smallest)}{span}.",
-                          layer=problem.name, smallest=smallest)
-
-
-def check_input(model: nn.Module, input_shape: Sequence[int]) -> None:
-    """Raise :class:`InputSizeError` if ``input_shape`` (no batch dimension) does not fit ``model``."""
-    err = input_size_error(model, input_shape)
-    if err is not None:
-        raise err
+    return InputSizeError(f"{where} The smallest input that works is {shape_str(smallest)}{span}.")
 
 
 @dataclass
@@ -206,11 +184,9 @@ def _label(rows: list[LayerRow]) -> None:
 
 
 def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
-    """Run ``model`` once in eval mode on a random input of ``input_shape`` (no batch dimension) and
-    tabulate each leaf layer call; a shape, parameter count or conv or linear MACs that disagree with
-    the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
+    """Each leaf layer call of ``model`` (eval mode) on a random ``input_shape`` input (no batch); numbers
+    off the formulas or FlopCounterMode raise FormulaMismatchError, a wrong input size InputSizeError."""
     input_shape = tuple(int(s) for s in input_shape)
-    check_input(model, input_shape)
     calls = []
 
     def hook(name: str):
@@ -229,6 +205,11 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
     try:
         with torch.no_grad(), counter:
             model.eval()(x)
+    except RuntimeError as err:
+        clear = input_size_error(model, input_shape)
+        if clear is None:
+            raise
+        raise clear from err
     finally:
         for m, training in modes.items():
             m.training = training
@@ -245,7 +226,7 @@ def layer_table(model: nn.Module, input_shape: Sequence[int]) -> LayerTable:
                 f"{shape_str(out_shape[1:])}")
         rows.append(LayerRow(name, type(module).__name__, describe_layer(module), in_shape[1:], out_shape[1:],
                              layer_params(module) if name not in seen else 0,
-                             layer_macs(module, in_shape, out_shape), expected is not None))
+                             layer_macs(module, out_shape), expected is not None))
         seen.add(name)
     _label(rows)
     outside = sum(p.numel() for p in model.parameters()) - sum(r.params for r in rows)
