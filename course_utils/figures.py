@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -11,8 +12,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+from PIL import Image
 from torch import Tensor
-from torchvision.io import decode_png, encode_png
 from torchvision.transforms.v2 import functional as TF
 
 from course_utils import plots
@@ -26,6 +27,19 @@ KINDS: dict[str, Callable[..., Figure]] = {
 THUMBNAIL = 160
 
 
+def _png(image: Tensor) -> str:
+    array = image.permute(1, 2, 0).numpy()
+    buffer = io.BytesIO()
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _unpng(text: str) -> Tensor:
+    array = np.asarray(Image.open(io.BytesIO(base64.b64decode(text))))
+    array = array[..., None] if array.ndim == 2 else array
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
 def encode(value: Any) -> Any:
     """``value`` as JSON-ready data: uint8 image batches as PNGs, other tensors and arrays as typed lists."""
     if isinstance(value, np.ndarray):
@@ -33,7 +47,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, Tensor):
         value = value.detach().cpu()
         if value.dtype == torch.uint8 and value.dim() == 4:
-            return {"__images__": [base64.b64encode(encode_png(i).numpy()).decode("ascii") for i in value]}
+            return {"__images__": [_png(img) for img in value]}
         return {"__tensor__": str(value.dtype).removeprefix("torch."), "shape": list(value.shape),
                 "data": value.flatten().tolist()}
     if isinstance(value, dict):
@@ -51,8 +65,7 @@ def decode(value: Any) -> Any:
     """The inverse of :func:`encode`."""
     if isinstance(value, dict):
         if "__images__" in value:
-            pngs = [bytearray(base64.b64decode(text)) for text in value["__images__"]]
-            return torch.stack([decode_png(torch.frombuffer(png, dtype=torch.uint8)) for png in pngs])
+            return torch.stack([_unpng(t) for t in value["__images__"]])
         if "__tensor__" in value:
             return torch.tensor(value["data"], dtype=getattr(torch, value["__tensor__"])).view(value["shape"])
         return {k: decode(v) for k, v in value.items()}
