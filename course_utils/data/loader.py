@@ -62,9 +62,11 @@ class TensorLoader:
         order = torch.randperm(n, generator=self.generator).to(self.device) if self.shuffle else None
         for b in range(len(self)):
             idx = slice(b * self.batch_size, (b + 1) * self.batch_size)
-            idx = idx if order is None else order[idx]
-            x = torch.addcmul(self._shift, self.images[idx].float(), self._scale)
-            y = self.labels[idx]
+            if order is None:
+                x, y = self.images[idx], self.labels[idx]
+            else:   # index_select: 3-5x faster than images[order[idx]] on a CPU
+                x, y = self.images.index_select(0, order[idx]), self.labels.index_select(0, order[idx])
+            x = torch.addcmul(self._shift, x.float(), self._scale)
             if self.augment is not None:
                 x = self.augment(x, self.aug_generator)
             if self.transform is not None:
