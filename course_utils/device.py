@@ -135,6 +135,9 @@ class Timer:
         self._start = None
         return self.times[-1]
 
+    def sum(self) -> float:
+        return float(sum(self.times))
+
     __enter__ = start
 
     def __exit__(self, *exc) -> None:

@@ -179,12 +179,13 @@ _METADATA = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
              "pdf": {"CreationDate": None, "Creator": None, "Producer": None}}
 
 
-def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None) -> list[Path]:
+def write_figure(fig: Figure, folder: Path, name: str, formats: Sequence[str] | None = None,
+                 dpi: int = 150) -> list[Path]:
     """Write ``fig`` as ``folder/<name>.<fmt>`` for each format; return the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     with plt.rc_context({"svg.hashsalt": "course_utils"}):   # stable ids: same figure, same SVG
-        for fmt in figure_formats(formats):   # the style sheet says savefig.dpi and bbox
+        for fmt in figure_formats(formats):   # the style sheet says savefig.bbox
             paths.append(folder / f"{name}.{fmt}")
-            fig.savefig(paths[-1], metadata=_METADATA[fmt])
+            fig.savefig(paths[-1], dpi=dpi, metadata=_METADATA[fmt])
     return paths

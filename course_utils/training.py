@@ -167,20 +167,29 @@ def ema_model(model: nn.Module, decay: float = 0.99) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=average, use_buffers=True)
 
 
-def _interval(scheduler: lr_scheduler.LRScheduler, interval: str | None) -> str:
-    """``"batch"`` or ``"epoch"``: as given, or ``"batch"`` for OneCycleLR."""
-    if interval is None and isinstance(scheduler, lr_scheduler.OneCycleLR):
+def _interval(scheduler: lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau,
+              interval: str | None) -> str:
+    """``"batch"`` or ``"epoch"``: as given; by default ``"batch"`` for schedules counted in steps
+    (OneCycleLR, CyclicLR), ``"epoch"`` for ReduceLROnPlateau; any other must be told."""
+    plateau = isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
+    if interval is None and isinstance(scheduler, (lr_scheduler.OneCycleLR, lr_scheduler.CyclicLR)):
         return "batch"
-    if interval not in ("batch", "epoch"):
+    if interval is None and plateau or interval == "epoch":
+        return "epoch"
+    if interval == "batch" and plateau:
+        raise ValueError("ReduceLROnPlateau watches a per-epoch metric: use scheduler_interval='epoch'")
+    if interval != "batch":
         raise ValueError(
             f"fit() does not know whether to step {type(scheduler).__name__} per batch or per epoch "
-            f"(scheduler_interval={interval!r}): pass scheduler_interval='epoch' or 'batch'.")
+            f"(scheduler_interval={interval!r}): pass scheduler_interval='epoch' (e.g. the seed's "
+            f"StepLR(step_size=10) = every 10 epochs) or 'batch' (a schedule counted in steps).")
     return interval
 
 
 def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimizer, epochs: int = 1, *,
         loss_fn: LossFn = F.cross_entropy, test_loader: Batches | None = None,
-        scheduler: lr_scheduler.LRScheduler | None = None, scheduler_interval: str | None = None,
+        scheduler: lr_scheduler.LRScheduler | lr_scheduler.ReduceLROnPlateau | None = None,
+        scheduler_interval: str | None = None,
         ema: AveragedModel | None = None, device: torch.device | str | None = None, amp: bool = False,
         progress: bool = True, desc: str = "train") -> History:
     """Train ``model`` for ``epochs``; the history has per-epoch lists and per-step ``step_loss``/``step_acc``
@@ -190,9 +199,10 @@ def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimize
         ema.module.to(where.device, memory_format=where.layout)
     interval = _interval(scheduler, scheduler_interval) if scheduler is not None else None
     scaler = where.scaler()
-    keys = ("epoch train_loss train_acc test_loss test_acc seconds eval_seconds lr skipped_steps step_loss "
-            "step_acc" + (" ema_test_loss ema_test_acc" if ema is not None else ""))
-    history: History = {k: [] for k in keys.split()}
+    keys = ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds", "eval_seconds", "lr",
+            "skipped_steps", "step_loss", "step_acc"]
+    keys += ["ema_test_loss", "ema_test_acc"] if ema is not None else []
+    history: History = {k: [] for k in keys}
     for epoch in range(1, epochs + 1):
         model.train()
         synchronize(where.device)
@@ -229,7 +239,9 @@ def fit(model: nn.Module, train_loader: Batches, optimizer: torch.optim.Optimize
             row["eval_seconds"] = time.perf_counter() - start
             line += f", test loss {row['test_loss']:.4f} acc {row['test_acc']:.4f}"
             line += f" (EMA {row['ema_test_acc']:.4f})" if ema is not None else ""
-        if interval == "epoch":
+        if interval == "epoch" and isinstance(scheduler, lr_scheduler.ReduceLROnPlateau):
+            scheduler.step(row["test_loss"] if test_loader is not None else row["train_loss"])
+        elif interval == "epoch":
             scheduler.step()
         row["lr"] = optimizer.param_groups[0]["lr"]
         for key, value in row.items():

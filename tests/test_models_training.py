@@ -177,6 +177,22 @@ def test_scheduler_stepped_per_batch_or_per_epoch():
     one_cycle = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=1.0, total_steps=8)
     fit(model, batches, opt, 1, scheduler=one_cycle, progress=False)  # per batch by nature
     assert one_cycle.last_epoch == 4
+    cyclic = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.1, max_lr=1.0, step_size_up=2)
+    fit(model, batches, opt, 1, scheduler=cyclic, progress=False)  # counted in steps: per batch too
+    assert cyclic.last_epoch == 4
+
+
+def test_reduce_on_plateau_watches_the_test_loss_once_an_epoch():
+    x, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+    batches = [(x[i:i + 10], y[i:i + 10]) for i in range(0, 40, 10)]
+    model = nn.Linear(4, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)   # no learning: the loss never improves
+    plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=0)
+    opt.param_groups[0]["lr"] = 0.0
+    history = fit(model, batches, opt, 3, test_loader=batches, scheduler=plateau, progress=False)
+    assert plateau.last_epoch == 3 and plateau.best == history["test_loss"][0]
+    with pytest.raises(ValueError, match="ReduceLROnPlateau watches a per-epoch metric"):
+        fit(model, batches, opt, 1, scheduler=plateau, scheduler_interval="batch", progress=False)
 
 
 def test_ema_follows_the_weights_and_is_evaluated():

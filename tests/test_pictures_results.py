@@ -30,6 +30,9 @@ def test_curves_and_write_figure(tmp_path, monkeypatch):
     paths = write_figure(fig, run.start_run("99_test").figures_dir(), "loss", formats=("png", "svg"))
     assert paths == [tmp_path / "99_test" / "loss.png", tmp_path / "99_test" / "loss.svg"]
     assert all(p.stat().st_size > 0 for p in paths)
+    from PIL import Image
+    width, height = fig.get_size_inches()
+    assert Image.open(paths[0]).size == (round(width * 150), round(height * 150))   # 150 dpi, no style
 
 
 def test_bar_chart_with_errors():

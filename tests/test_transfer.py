@@ -174,3 +174,15 @@ def test_testing_in_training_mode_puts_a_frozen_body_s_batch_norm_in_training_mo
     right = right_in_train_mode(model, test_loader)
     assert right.shape == (4,) and seen and all(seen), "the frozen body's batch norm ran in eval mode"
     assert not model.training and not any(m.training for m in norms)     # the model itself untouched
+
+
+def test_a_failure_without_weights_is_raised_as_it_is(monkeypatch):
+    import torchvision.models
+
+    from course_utils.models import transfer
+
+    def broken(weights=None):
+        raise RuntimeError("out of memory building the net")
+    monkeypatch.setattr(torchvision.models, "resnet18", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        transfer._torchvision_net("resnet18", pretrained=False)

@@ -99,7 +99,7 @@ def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | 
         check_file(dest, sha1, md5)
         return dest
     algorithm, digest = ("sha1", sha1) if sha1 else ("md5", md5)
-    h = hashlib.new(algorithm)
+    h = hashlib.new(algorithm) if digest else None
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(dest)   # what a killed download left
     tmp = temporary_name(dest, "part")
@@ -116,12 +116,13 @@ def download(url: str, dest: Path | str, *, sha1: str | None = None, md5: str | 
                     out.write(chunk)
                     received += len(chunk)
                     bar.update(len(chunk))
-                    h.update(chunk)
+                    if h is not None:
+                        h.update(chunk)
             out.flush()
             os.fsync(out.fileno())
         if announced is not None and received != announced:
             raise DownloadError(url, dest, f"truncated: got {received:,} of {announced:,} bytes")
-        if digest and h.hexdigest() != digest.lower():
+        if h is not None and h.hexdigest() != digest.lower():
             raise DownloadError(url, dest, f"{algorithm} is {h.hexdigest()}, expected {digest.lower()} "
                                            f"(truncated or wrong file)")
         os.replace(tmp, dest)  # atomic on one file system: dest is complete or absent

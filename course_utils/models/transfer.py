@@ -56,6 +56,8 @@ def _torchvision_net(name: str, pretrained: bool) -> nn.Module:
     try:
         return getattr(torchvision.models, name)(weights=weights)
     except (OSError, RuntimeError) as exc:   # urllib's URLError is an OSError
+        if weights is None:   # nothing was downloaded: not a weights problem
+            raise
         cache = Path(torch.hub.get_dir()) / "checkpoints"
         file = Path(weights.url).name
         raise WeightsUnavailableError(
