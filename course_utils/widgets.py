@@ -175,12 +175,12 @@ def is_it_a(model: nn.Module, photos: Sequence[Tensor], classes: list[str], *, m
     """05: upload a photo, or pick a test photo: the model's class and its probability. On Colab,
     whose upload button drops files of 1 MB or more, it names :func:`upload_photo` (up to 20 MB)."""
     global _last_upload
-    square = test_transform(160, 160)   # a 160x160 thumbnail
+    square, prepare = test_transform(160, 160), test_transform()   # a 160x160 thumbnail; the test view
 
     @torch.inference_mode()
     def say(image: Tensor) -> str:   # "hot dog (p = 0.97)" for a uint8 photo prepared as in testing
         device = next(model.parameters()).device
-        x = test_transform()(image).unsqueeze(0).to(device)
+        x = prepare(image).unsqueeze(0).to(device)
         scale, shift = uint8_affine(mean, std, device)
         with eval_mode(model):
             probs = model(torch.addcmul(shift, x.float(), scale)).float().softmax(1)[0].cpu()
